@@ -1,0 +1,28 @@
+"""Inference-time denoiser transforms (STYLE.md §4): each takes a denoiser and returns one."""
+
+from __future__ import annotations
+
+import torch
+
+
+class ClassifierFreeGuidance:
+    """``D = D_u + scale · (D_c - D_u)`` (Ho & Salimans 2022).
+
+    ``uncond`` holds the conditioning of the unconditional branch: the empty prompt's
+    embedding, or a negative prompt's. Tensor entries of ``uncond`` are concatenated with
+    the same keys of ``cond`` so both branches run in one batched forward; other entries
+    (e.g. an fps number) are shared. ``scale = 1`` skips the unconditional branch.
+    """
+
+    def __init__(self, denoiser, scale: float, uncond: dict):
+        self.denoiser, self.scale, self.uncond = denoiser, scale, uncond
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
+        if self.scale == 1:
+            return self.denoiser(x, sigma, **cond)
+        both = {k: torch.cat([v, self.uncond[k]]) if k in self.uncond else v for k, v in cond.items()}
+        denoised_cond, denoised_uncond = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), **both).chunk(2)
+        return denoised_uncond + self.scale * (denoised_cond - denoised_uncond)
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return self.denoiser.to_data(x)
