@@ -1,0 +1,216 @@
+"""Tests for cinediff.text: frozen encoders, fixed-length padding, prompt cache, offline loading."""
+
+import socket
+
+import pytest
+import torch
+
+from cinediff.text import TextEncoder, check_prompt, load_text_encoder, masked_mean
+from cinediff.text.encoders import _default_model_dir
+
+PROMPTS = ["a cat playing piano", "left", "a dog running on the beach at sunset"]
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError("text encoders must never touch the network")
+
+
+@pytest.fixture(scope="module")
+def minilm() -> TextEncoder:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", _no_network)
+        return load_text_encoder()
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """Wrap ``encoder.model.forward`` and return the list of batch sizes it was called with."""
+
+    def wrap(encoder):
+        calls, forward = [], encoder.model.forward
+
+        def counted(input_ids, **kwargs):
+            calls.append(input_ids.shape[0])
+            return forward(input_ids, **kwargs)
+
+        monkeypatch.setattr(encoder.model, "forward", counted)
+        return calls
+
+    return wrap
+
+
+def assert_same(a, b, atol=0.0):
+    for k in ("tokens", "mask", "pooled"):
+        x, y = getattr(a, k), getattr(b, k)
+        assert x.shape == y.shape and x.dtype == y.dtype
+        assert torch.equal(x, y) if atol == 0 else torch.allclose(x, y, atol=atol, rtol=0), k
+
+
+def test_shapes_and_dtype(minilm):
+    emb = minilm.encode(PROMPTS)
+    assert (minilm.dim, minilm.max_length) == (384, 64)
+    assert emb.tokens.shape == (3, 64, 384) and emb.tokens.dtype == torch.float32
+    assert emb.mask.shape == (3, 64) and emb.mask.dtype == torch.bool
+    assert emb.pooled.shape == (3, 384) and emb.pooled.dtype == torch.float32
+    assert emb.tokens.device == minilm.device and not emb.tokens.requires_grad
+    assert minilm.encode("one prompt").tokens.shape == (1, 64, 384)
+
+
+def test_truncates_long_prompts(minilm):
+    emb = minilm.encode(" ".join(["word"] * 200))
+    assert emb.tokens.shape == (1, 64, 384) and emb.mask.all()
+
+
+def test_mask_matches_tokenizer(minilm):
+    ref = minilm.tokenizer(PROMPTS, padding="max_length", max_length=64, return_tensors="pt")
+    assert torch.equal(minilm.encode(PROMPTS).mask, ref["attention_mask"].bool())
+
+
+def test_pooled_matches_sentence_transformers(minilm):
+    st = pytest.importorskip("sentence_transformers")
+    oracle = st.SentenceTransformer(str(_default_model_dir()), device="cpu")
+    expected = oracle.encode(PROMPTS + [""], convert_to_tensor=True).cpu()
+    err = (minilm.encode(PROMPTS + [""]).pooled - expected).abs().max().item()
+    print(f"pooled vs sentence-transformers: max abs err {err:.3e}")
+    assert err < 1e-5
+
+
+def test_frozen(minilm):
+    minilm.train()
+    assert not minilm.training and not minilm.model.training
+    assert not any(p.requires_grad for p in minilm.parameters())
+
+
+def test_cache_hit_is_identical_and_skips_model(minilm, count_calls, monkeypatch):
+    monkeypatch.setattr(minilm, "cache", type(minilm.cache)())
+    calls = count_calls(minilm)
+    first = minilm.encode(["a red car", "a blue car"])
+    again = minilm.encode(["a red car", "a blue car"])
+    assert calls == [2]
+    assert_same(first, again)
+    mixed = minilm.encode(["a blue car", "a green car", "a green car"])
+    assert calls == [2, 1]  # only the new prompt, once
+    assert_same(mixed[0], first[1])
+    monkeypatch.setattr(minilm, "cache_size", 0)
+    assert_same(minilm.encode(["a blue car", "a green car", "a green car"]), mixed, atol=1e-6)
+
+
+def test_cache_evicts_least_recently_used(minilm, monkeypatch):
+    monkeypatch.setattr(minilm, "cache", type(minilm.cache)())
+    monkeypatch.setattr(minilm, "cache_size", 2)
+    for prompt in ["a", "b", "a", "c"]:
+        minilm.encode(prompt)
+    assert list(minilm.cache) == ["a", "c"]
+    assert all(e.tokens.device.type == "cpu" for e in minilm.cache.values())
+
+
+def test_batch_matches_single(minilm, monkeypatch):
+    monkeypatch.setattr(minilm, "cache_size", 0)
+    batch = minilm.encode(PROMPTS)
+    for i, prompt in enumerate(PROMPTS):
+        assert_same(minilm.encode(prompt), batch[i], atol=1e-6)
+
+
+def test_different_prompts_differ(minilm):
+    left, right = minilm.encode(["left", "right"])[0], minilm.encode(["left", "right"])[1]
+    assert (left.tokens - right.tokens).abs().max() > 1e-2
+    assert (left.pooled - right.pooled).abs().max() > 1e-2
+
+
+def test_empty_prompt_is_unconditional(minilm):
+    assert_same(minilm.empty(), minilm.encode(""))
+    uncond = minilm.empty(3)
+    assert uncond.tokens.shape == (3, 64, 384) and uncond.mask.sum(1).tolist() == [2, 2, 2]  # [CLS] [SEP]
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "\n\t"])
+def test_check_prompt_rejects_blank(prompt):
+    with pytest.raises(ValueError, match="non-empty"):
+        check_prompt(prompt)
+
+
+def test_check_prompt_accepts_text():
+    assert check_prompt("a cat") == "a cat"
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does-not-exist"):
+        load_text_encoder(str(tmp_path / "does-not-exist"))
+    with pytest.raises(ValueError, match="config.json"):
+        load_text_encoder(tmp_path)
+
+
+def _clip_tokenizer():
+    from transformers import CLIPTokenizer
+
+    words = "a photo of the cat dog left right".split()
+    chars = sorted(set("".join(words)))
+    specials = ["<|startoftext|>", "<|endoftext|>"]
+    tokens = specials + chars + [c + "</w>" for c in chars] + [w + "</w>" for w in words]
+    return CLIPTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=[])
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["CLIPModel", "CLIPTextModel"])
+def test_tiny_clip(tmp_path, offline, full):
+    from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    tokenizer = _clip_tokenizer()
+    text = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=2, bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    if full:
+        vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                      image_size=32, patch_size=16)
+        model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    else:
+        model = CLIPTextModel(CLIPTextConfig(**text))
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+
+    encoder = load_text_encoder(str(tmp_path))
+    emb = encoder.encode(["a photo of a cat", "left dog"])
+    assert (encoder.dim, encoder.max_length) == (32, 77) and emb.tokens.shape == (2, 77, 32)
+    batch = tokenizer(["a photo of a cat", "left dog"], padding="max_length", max_length=77, return_tensors="pt")
+    text_model = model.text_model if full else model
+    with torch.no_grad():
+        expected = text_model(**batch).pooler_output
+    torch.testing.assert_close(emb.pooled, expected)
+    assert torch.equal(emb.mask, batch["attention_mask"].bool())
+
+
+def test_tiny_t5(tmp_path, offline):
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+    torch.manual_seed(0)
+    words, chars = "a photo of the cat dog left right".split(), "acdefghilnoprt"
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    tokenizer = T5Tokenizer(vocab=vocab + [("▁" + w, -1.0) for w in words] + [(c, -5.0) for c in chars], extra_ids=0)
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=2)
+    T5EncoderModel(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+
+    encoder = load_text_encoder(str(tmp_path), max_length=16)
+    emb = encoder.encode(["a photo of a cat", "left dog", ""])
+    assert encoder.dim == 32 and emb.tokens.shape == (3, 16, 32)
+    assert emb.mask.sum(1).tolist() == [6, 3, 1]  # words + </s>
+    torch.testing.assert_close(emb.pooled, masked_mean(emb.tokens, emb.mask))
+
+
+def test_generic_automodel(tmp_path, offline, minilm):
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(minilm.tokenizer), hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32)
+    BertModel(config).save_pretrained(tmp_path)
+    minilm.tokenizer.save_pretrained(tmp_path)
+
+    encoder = load_text_encoder(str(tmp_path))
+    emb = encoder.encode(["a cat", "left"])
+    assert encoder.max_length == 77 and emb.tokens.shape == (2, 77, 16)
+    torch.testing.assert_close(emb.pooled, masked_mean(emb.tokens, emb.mask))  # no Normalize module
