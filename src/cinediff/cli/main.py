@@ -26,3 +26,26 @@ def info() -> None:
     typer.echo(f"cinediff {__version__}")
     typer.echo(f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'no'})")
     typer.echo(f"device: {default_device()}")
+
+
+@app.command()
+def train(
+    config: str = typer.Argument(..., help="TOML run file (see configs/), or - for the defaults."),
+    set_: list[str] = typer.Option([], "--set", help="Override a field, e.g. --set train.steps=100 (repeatable)."),
+) -> None:
+    """Train a model from a TOML run file; re-running the same command resumes exactly.
+
+    Multi-process: torchrun --nproc_per_node=N -m cinediff.cli.main train CONFIG
+    """
+    import logging
+
+    from cinediff.training.config import load_config
+    from cinediff.training.trainer import train as run_training
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_dir = run_training(load_config(None if config == "-" else config, set_))
+    typer.echo(f"run folder: {run_dir}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,49 @@
+"""Denoising backbones ``F(x, c_noise, **cond)`` shared by every formulation.
+
+The backbone contract (every backbone, every formulation wrapper in ``cinediff.diffusion``):
+
+    out = backbone(x, c_noise, text=None, text_mask=None, fps=None, cond_frames=None, **extra)
+
+- ``x``: ``(B, C, T, H, W)`` video, or ``(B, C, H, W)`` image (treated as T = 1); returns the same shape.
+- ``c_noise``: ``(B,)`` float noise conditioning from the preconditioning (VP: timestep t; EDM: ln(σ)/4).
+- ``text``: ``(B, L, D_text)`` text-encoder token states; ``text_mask``: ``(B, L)`` bool, True = real token.
+- ``fps``: ``(B,)`` frame rate (Snap Video conditions on it); ``None`` when unused.
+- ``cond_frames``: ``(B, C_cond, T, H, W)`` extra input channels concatenated to ``x``
+  (Show-1 interpolation / super-resolution inputs, CMD content frames).
+"""
+
+from __future__ import annotations
+
+
+import dataclasses
+import importlib
+
+from torch import nn
+
+# name -> (module, model class, config class); imported lazily so each stays independent.
+BACKBONES = {
+    "unet": ("cinediff.backbones.unet", "UNet", "UNetConfig"),
+    "fit": ("cinediff.backbones.fit", "FIT", "FITConfig"),
+    "dit": ("cinediff.backbones.dit", "DiT", "DiTConfig"),
+}
+
+
+def make_config(cls, args: dict):
+    """Build config dataclass ``cls`` from plain (TOML/JSON) values: lists become tuples where
+    the field's default is a tuple; unknown keys are a clear error."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(args) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; valid: {sorted(fields)}")
+    defaults = cls()
+    return cls(**{k: tuple(v) if isinstance(v, list) and isinstance(getattr(defaults, k), tuple) else v
+                  for k, v in args.items()})
+
+
+def build_backbone(name: str, **args) -> nn.Module:
+    """A backbone by registry name with its config fields as keyword arguments."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    module, model_cls, config_cls = BACKBONES[name]
+    module = importlib.import_module(module)
+    return getattr(module, model_cls)(make_config(getattr(module, config_cls), args))

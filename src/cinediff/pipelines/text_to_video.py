@@ -1,0 +1,65 @@
+"""Single-stage text-to-video: prompts → text tokens → guided denoiser → sampler → videos."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from cinediff.noise import noise_prior
+from cinediff.runtime import sample_generators
+from cinediff.samplers import ClassifierFreeGuidance, make_sigmas, sample
+from cinediff.text import check_prompt
+
+
+@dataclass
+class GenerationConfig:
+    steps: int = 24  # sampler steps (Heun uses ~2 network calls per step)
+    sampler: str = "heun"  # heun | euler | ddim | dpmpp_2m
+    schedule: str = "karras"  # karras | uniform (VP models)
+    guidance: float = 5.0  # classifier-free guidance scale; 1 disables the unconditional branch
+    negative_prompt: str = ""  # the unconditional branch's prompt
+    noise_prior: str = "iid"  # iid | mixed | progressive
+    noise_alpha: float | None = None
+    fps: float = 8.0  # frame-rate conditioning (models that use it)
+
+
+def text_condition(text_encoder, prompts: Sequence[str]) -> dict:
+    """``{"text": (B, L, D), "text_mask": (B, L)}`` for a list of prompts (may be empty strings)."""
+    emb = text_encoder.encode(list(prompts))
+    return {"text": emb.tokens, "text_mask": emb.mask}
+
+
+@torch.no_grad()
+def generate_videos(
+    denoiser,
+    text_encoder,
+    prompts: Sequence[str],
+    shape: Sequence[int],
+    seeds: Sequence[int],
+    config: GenerationConfig | None = None,
+    device: torch.device | str = "cpu",
+    disable_progress: bool | None = None,
+) -> torch.Tensor:
+    """Videos ``(B, C, T, H, W)`` in [-1, 1] for ``prompts`` with per-sample ``seeds``;
+    ``shape = (C, T, H, W)`` (T = 1 gives images)."""
+    config = config or GenerationConfig()
+    prompts = [check_prompt(p) for p in prompts]
+    if len(seeds) != len(prompts):
+        raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+    sigmas = make_sigmas(denoiser, config.steps, config.schedule)
+    backbone = getattr(denoiser, "backbone", None)
+    cond = {}
+    if text_encoder is not None:
+        cond = text_condition(text_encoder, prompts)
+        uncond = text_condition(text_encoder, [config.negative_prompt] * len(prompts))
+        denoiser = ClassifierFreeGuidance(denoiser, config.guidance, uncond)
+    cond["fps"] = torch.full((len(prompts),), float(config.fps), device=device)
+    reuse_latents = getattr(backbone, "self_conditioned_sampling", contextlib.nullcontext)  # FIT self-conditioning
+    with reuse_latents():
+        video = sample(denoiser, (len(prompts), *shape), sigmas, config.sampler,
+                       noise_prior(config.noise_prior, config.noise_alpha), sample_generators(list(seeds)),
+                       device=device, extra_args=cond, disable=disable_progress)
+    return video.clamp(-1, 1)

@@ -1,0 +1,145 @@
+"""Checkpoints as folders of safetensors + JSON, written atomically; never pickle.
+
+A checkpoint ``<run>/checkpoints/step_0000100/`` holds
+
+- ``model.safetensors``  the trained weights (and ``ema.safetensors`` when EMA is on),
+- ``optimizer.safetensors``  the optimizer's tensors, its param groups in the metadata,
+- ``state.json``  step, counters, RNG states (as lists), the resolved config.
+
+The folder is written under a temporary name, every file fsynced, then renamed in one
+``os.rename``: a crash (even SIGKILL) leaves either the previous checkpoints or the new one,
+never a half-written folder that a resume could pick up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+STEP_PREFIX = "step_"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing or cannot be read."""
+
+
+def flatten_optimizer_state(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """``optimizer.state_dict()`` → (tensors keyed ``"<param>.<name>"``, JSON-able rest)."""
+    tensors, scalars = {}, {}
+    for param_id, slots in state["state"].items():
+        for name, value in slots.items():
+            if torch.is_tensor(value):
+                tensors[f"{param_id}.{name}"] = value.detach().contiguous().cpu()
+            else:
+                scalars[f"{param_id}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    """Inverse of :func:`flatten_optimizer_state`."""
+    state: dict[int, dict] = {}
+    for key, value in [*tensors.items(), *meta["scalars"].items()]:
+        param_id, name = key.split(".", 1)
+        state.setdefault(int(param_id), {})[name] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    save_file(tensors, path, metadata={k: json.dumps(v) for k, v in (metadata or {}).items()})
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: dict,
+                    ema: dict | None = None, keep_last: int = 3) -> Path:
+    """Write checkpoint ``step`` under ``root`` atomically, then prune to the newest ``keep_last``."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{STEP_PREFIX}{step:07d}"
+    tmp = root / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _save_tensors(tmp / "model.safetensors", model)
+    if ema is not None:
+        _save_tensors(tmp / "ema.safetensors", ema)
+    opt_tensors, opt_meta = flatten_optimizer_state(optimizer)
+    _save_tensors(tmp / "optimizer.safetensors", opt_tensors, {"optimizer": opt_meta})
+    _write_json(tmp / "state.json", {"step": step, **state})
+    _fsync_dir(tmp)
+    if final.exists():  # re-saving the same step (e.g. a resumed run): replace it
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    _fsync_dir(root)
+    for old in list_checkpoints(root)[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoint folders under ``root``, oldest first (temporary folders are ignored)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX))
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    found = list_checkpoints(root)
+    return found[-1] if found else None
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file with a clear error when it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {path} does not exist")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"checkpoint file {path} is corrupt or not safetensors: {err}") from err
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Everything :func:`save_checkpoint` wrote: ``model``, ``ema`` (or None), ``optimizer``, ``state``."""
+    path = Path(path)
+    if not (path / "state.json").is_file():
+        raise CheckpointError(f"{path} is not a cinediff checkpoint (no state.json)")
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path / 'state.json'} is corrupt: {err}") from err
+    opt_file = path / "optimizer.safetensors"
+    opt_tensors = load_tensors(opt_file)
+    from safetensors import safe_open
+
+    with safe_open(opt_file, "pt") as f:
+        opt_meta = json.loads(f.metadata()["optimizer"])
+    ema_file = path / "ema.safetensors"
+    return {
+        "model": load_tensors(path / "model.safetensors"),
+        "ema": load_tensors(ema_file) if ema_file.exists() else None,
+        "optimizer": unflatten_optimizer_state(opt_tensors, opt_meta),
+        "state": state,
+    }

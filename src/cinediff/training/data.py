@@ -1,0 +1,94 @@
+"""Deterministic data order for training: every sample has a global *position*.
+
+Position ``p = step · global_batch + j`` is sample j of optimizer step ``step``. It maps to
+dataset index ``perm_epoch[p mod N]`` (a fresh seeded permutation per epoch) and seeds that
+sample's random generator. Ranks and accumulation steps take disjoint slices of each step's
+positions, so the samples and their noise are the same for any world size, and resuming at
+step s is just starting the positions at ``s · global_batch``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+
+def position_seed(seed: int, position: int, stream: int = 0) -> int:
+    """A well-mixed 63-bit seed for (run seed, stream, position); stream 0 = samples, 1 = steps."""
+    return int(np.random.SeedSequence([seed, stream, position]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def position_generators(seed: int, positions: Sequence[int]) -> list[torch.Generator]:
+    """One CPU generator per sample, seeded by its position (see module docstring)."""
+    return [torch.Generator().manual_seed(position_seed(seed, int(p))) for p in positions]
+
+
+class PositionedDataset(Dataset):
+    """Reads ``dataset`` by global position; items gain a ``position`` entry."""
+
+    def __init__(self, dataset: Dataset, seed: int):
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    @lru_cache(maxsize=4)
+    def permutation(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+
+    def index(self, position: int) -> int:
+        epoch, offset = divmod(int(position), len(self.dataset))
+        return int(self.permutation(epoch)[offset])
+
+    def __getitems__(self, positions: Sequence[int]) -> list[dict]:
+        indices = [self.index(p) for p in positions]
+        if hasattr(self.dataset, "__getitems__"):
+            items = self.dataset.__getitems__(indices)
+        else:
+            items = [self.dataset[i] for i in indices]
+        return [{**item, "position": int(p)} for item, p in zip(items, positions)]
+
+    def __getitem__(self, position: int) -> dict:
+        return self.__getitems__([position])[0]
+
+
+class StepBatchSampler(Sampler):
+    """Yields this rank's micro-batches of positions for steps ``start_step .. steps - 1``."""
+
+    def __init__(self, start_step: int, steps: int, global_batch: int, rank: int, world_size: int, grad_accum: int):
+        if global_batch % (world_size * grad_accum):
+            raise ValueError(f"data.batch_size={global_batch} must be divisible by world_size × grad_accum "
+                             f"= {world_size} × {grad_accum}")
+        self.start_step, self.steps, self.global_batch = start_step, steps, global_batch
+        self.rank, self.world_size, self.grad_accum = rank, world_size, grad_accum
+
+    @property
+    def micro_batch(self) -> int:
+        return self.global_batch // (self.world_size * self.grad_accum)
+
+    def __len__(self) -> int:
+        return max(self.steps - self.start_step, 0) * self.grad_accum
+
+    def __iter__(self):
+        per_rank = self.global_batch // self.world_size
+        for step in range(self.start_step, self.steps):
+            first = step * self.global_batch + self.rank * per_rank
+            for k in range(self.grad_accum):
+                start = first + k * self.micro_batch
+                yield list(range(start, start + self.micro_batch))
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack tensors and numbers; keep strings and records as lists."""
+    batch = {"video": torch.stack([it["video"] for it in items]),
+             "position": torch.tensor([it["position"] for it in items])}
+    if "fps" in items[0]:
+        batch["fps"] = torch.tensor([float(it["fps"]) for it in items])
+    for key in ("caption", "attributes", "index"):
+        if key in items[0]:
+            batch[key] = [it[key] for it in items]
+    return batch

@@ -1,0 +1,100 @@
+"""What is trained: a task module maps a batch to a loss; the trainer does the rest.
+
+``task(batch, generators) -> (loss, logs)``: ``loss`` is per sample ``(B,)`` or a scalar;
+``generators`` are the per-sample generators of the batch (see ``training.data``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from cinediff.backbones import build_backbone
+from cinediff.diffusion import EDMPrecond, VPPrecond, VPSchedule
+from cinediff.diffusion.precond import per_sample_uniform
+from cinediff.noise import noise_prior
+from cinediff.pipelines.text_to_video import text_condition
+from cinediff.training.config import ModelConfig
+
+
+class Frozen:
+    """Holds a frozen helper model (text encoder, autoencoder) outside the trained module,
+    so it is neither optimised, wrapped by DDP, nor written into checkpoints."""
+
+    def __init__(self, module: nn.Module | None):
+        self.module = module
+
+    def to(self, device) -> Frozen:
+        if self.module is not None:
+            self.module.to(device)
+        return self
+
+
+def build_denoiser(config: ModelConfig) -> nn.Module:
+    """Backbone wrapped in its formulation's preconditioning."""
+    backbone = build_backbone(config.backbone, **config.backbone_args)
+    args = dict(config.formulation_args)
+    if config.formulation == "edm":
+        return EDMPrecond(backbone, **args)
+    if config.formulation == "vp":
+        prediction = args.pop("prediction", "eps")
+        return VPPrecond(backbone, VPSchedule(**args), prediction)
+    raise ValueError(f"unknown formulation {config.formulation!r}; choose edm or vp")
+
+
+def build_text_encoder(name: str | None):
+    if not name:
+        return None
+    from cinediff.text import load_text_encoder
+
+    return load_text_encoder(name)
+
+
+class DiffusionTask(nn.Module):
+    """Text-conditioned denoising with any formulation × noise prior × backbone.
+
+    Each sample is trained on the empty prompt with probability ``cond_dropout`` (for CFG).
+    """
+
+    def __init__(self, config: ModelConfig, text_encoder=None):
+        super().__init__()
+        self.denoiser = build_denoiser(config)
+        self.prior = noise_prior(config.noise_prior, config.noise_alpha)
+        self.cond_dropout = config.cond_dropout
+        self.text = Frozen(text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder))
+
+    def conditioning(self, batch: dict, generators: Sequence[torch.Generator]) -> dict:
+        cond = {"fps": batch["fps"]} if "fps" in batch else {}
+        if self.text.module is None:
+            return cond
+        drop = per_sample_uniform(len(generators), generators) < self.cond_dropout
+        captions = ["" if d else c for d, c in zip(drop.tolist(), batch["caption"])]
+        return cond | text_condition(self.text.module, captions)
+
+    def forward(self, batch: dict, generators: Sequence[torch.Generator]):
+        cond = self.conditioning(batch, generators)
+        loss = self.denoiser.training_loss(batch["video"], self.prior, generators, **cond)
+        return loss, {}
+
+
+class AutoencoderTask(nn.Module):
+    """Reconstruction training of an autoencoder (its own ``training_loss``)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        from cinediff.autoencoders import build_autoencoder
+
+        self.autoencoder = build_autoencoder(config.backbone, **config.backbone_args)
+
+    def forward(self, batch: dict, generators: Sequence[torch.Generator]):
+        return self.autoencoder.training_loss(batch["video"], generator=generators[0])
+
+
+def build_task(config: ModelConfig, text_encoder=None) -> nn.Module:
+    if config.task == "diffusion":
+        return DiffusionTask(config, text_encoder)
+    if config.task == "autoencoder":
+        return AutoencoderTask(config)
+    raise ValueError(f"unknown task {config.task!r}; choose diffusion or autoencoder")

@@ -1,0 +1,259 @@
+"""The training loop: one function, read top to bottom (nanoGPT style).
+
+``train(config)`` trains any task (text-to-video denoisers with any formulation × noise prior ×
+backbone, autoencoders) on one process or under ``torchrun`` (DDP / FSDP). Running the same
+command again resumes from the newest checkpoint and continues exactly: data order, noise
+and every random draw are functions of (seed, step, sample position), not of process history.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from cinediff.runtime import autocast, prepare_cpu_math
+from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from cinediff.training.config import RunConfig, config_to_dict
+from cinediff.training.data import PositionedDataset, StepBatchSampler, collate, position_generators, position_seed
+from cinediff.training.distributed import check_replicas_in_sync, mean_across_ranks, setup_distributed, teardown_distributed, wrap_model
+from cinediff.training.ema import EMA
+from cinediff.training.tasks import build_task
+
+log = logging.getLogger("cinediff.train")
+
+
+class TrainingDiverged(RuntimeError):
+    """Too many consecutive non-finite losses or gradients."""
+
+
+def lr_at(step: int, config) -> float:
+    """Linear warm-up to ``lr``, then constant or cosine decay to ``min_lr_ratio · lr``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "cosine":
+        progress = (step - config.warmup_steps) / max(1, config.total_steps - config.warmup_steps)
+        floor = config.lr * config.min_lr_ratio
+        return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    raise ValueError(f"unknown lr schedule {config.schedule!r}; choose constant or cosine")
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def as_image_batch(batch: dict, generators) -> dict:
+    """Joint image-video training: keep one random frame of every clip (T = 1)."""
+    frames = batch["video"].shape[2]
+    picks = [int(torch.randint(frames, (), generator=g)) for g in generators]
+    video = torch.stack([v[:, t : t + 1] for v, t in zip(batch["video"], picks)])
+    return batch | {"video": video}
+
+
+def build_dataset_from(config: RunConfig):
+    from cinediff.data import build_dataset
+
+    return build_dataset(config.data.dataset, **config.data.args)
+
+
+def _finite(x: torch.Tensor) -> bool:
+    return bool(torch.isfinite(x).all())
+
+
+def train(config: RunConfig, dataset=None, task=None) -> Path:
+    """Train ``config``; returns the run folder. ``dataset``/``task`` override the config's (tests, notebooks)."""
+    # Phase: set-up ---------------------------------------------------------------------
+    dist = setup_distributed()
+    device = dist.device
+    prepare_cpu_math(device)
+    tc, oc = config.train, config.optim
+    oc.total_steps = tc.steps  # for the cosine schedule
+    run_dir = Path(tc.out_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
+    torch.manual_seed(tc.seed)
+    dataset = dataset if dataset is not None else build_dataset_from(config)
+    task = (task if task is not None else build_task(config.model)).to(device)
+    if hasattr(task, "text"):
+        task.text.to(device)
+    if config.model.init_from:
+        init_weights(task, Path(config.model.init_from), verbose=dist.is_main)
+    ema = EMA(task, tc.ema_decay) if tc.ema_decay > 0 else None
+    params = [p for p in task.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=oc.lr, betas=oc.betas, weight_decay=oc.weight_decay)
+
+    # Phase: resume ---------------------------------------------------------------------
+    start_step, counters = 0, {"nonfinite_skipped": 0}
+    latest = latest_checkpoint(ckpt_dir)
+    if latest is not None:
+        ckpt = load_checkpoint(latest)
+        task.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if ema is not None and ckpt["ema"] is not None:
+            ema.load_state_dict(ckpt["ema"])
+        start_step, counters = ckpt["state"]["step"], ckpt["state"]["counters"]
+        if dist.is_main:
+            log.info("resumed from %s at step %d", latest, start_step)
+    model = wrap_model(task, dist, tc.distributed)
+    if tc.compile:
+        model = torch.compile(model)
+
+    sampler = StepBatchSampler(start_step, tc.steps, config.data.batch_size, dist.rank, dist.world_size, oc.grad_accum)
+    loader = torch.utils.data.DataLoader(PositionedDataset(dataset, tc.seed), batch_sampler=sampler, collate_fn=collate,
+                                         num_workers=config.data.num_workers, persistent_workers=False)
+    batches = iter(loader)
+    metrics_file = _open_metrics(run_dir / "metrics.jsonl", start_step) if dist.is_main else None
+    writer = _tensorboard(run_dir) if dist.is_main and tc.tensorboard else None
+
+    # Phase: loop -----------------------------------------------------------------------
+    bar = tqdm(range(start_step, tc.steps), initial=start_step, total=tc.steps, disable=not dist.is_main,
+               desc="train", dynamic_ncols=True)
+    consecutive_bad, t_last = 0, time.perf_counter()
+    for step in bar:
+        torch.manual_seed(position_seed(tc.seed, step, stream=1))  # any global-RNG use is a function of the step
+        lr = lr_at(step, oc)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        image_step = torch.rand(()) < config.data.image_batch_fraction
+        total = torch.zeros((), device=device)
+        for micro in range(oc.grad_accum):
+            batch = next(batches)
+            generators = position_generators(tc.seed, batch["position"].tolist())
+            if image_step:
+                batch = as_image_batch(batch, generators)
+            batch = to_device(batch, device)
+            sync = micro == oc.grad_accum - 1 or not dist.enabled or tc.distributed != "ddp"
+            with (model.no_sync() if not sync else _nullcontext()), autocast(device, tc.precision == "bf16"):
+                loss, logs = model(batch, generators)
+                loss = loss.float().mean() / oc.grad_accum
+            loss.backward()
+            total += loss.detach()
+        total = mean_across_ranks(total)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, oc.grad_clip if oc.grad_clip > 0 else float("inf"))
+
+        # Phase: non-finite guard — skip the update, count it, stop if it keeps happening.
+        if not (_finite(total) and _finite(grad_norm)):
+            optimizer.zero_grad(set_to_none=True)
+            counters["nonfinite_skipped"] += 1
+            consecutive_bad += 1
+            log.warning("step %d: non-finite loss/gradient (loss=%s, grad_norm=%s); update skipped",
+                        step, total.item(), grad_norm.item())
+            if consecutive_bad >= tc.max_consecutive_nonfinite:
+                raise TrainingDiverged(
+                    f"{consecutive_bad} consecutive non-finite steps (last at step {step}); stopping. "
+                    f"The last good checkpoint is intact: {latest_checkpoint(ckpt_dir)}. Lower optim.lr, "
+                    "check the data, or train in fp32.")
+            continue
+        consecutive_bad = 0
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update(task, step)
+        done = step + 1
+
+        # Phase: logging, checkpoints, samples (rank 0 writes) ------------------------------
+        if dist.is_main and (done % tc.log_every == 0 or done == tc.steps):
+            now = time.perf_counter()
+            record = {"step": done, "loss": total.item(), "lr": lr, "grad_norm": grad_norm.item(),
+                      "samples_per_s": tc.log_every * config.data.batch_size / (now - t_last),
+                      "nonfinite_skipped": counters["nonfinite_skipped"], **{k: float(v) for k, v in logs.items()}}
+            t_last = now
+            bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.1e}")
+            metrics_file.write(json.dumps(record) + "\n")
+            metrics_file.flush()
+            if writer is not None:
+                for key, value in record.items():
+                    writer.add_scalar(f"train/{key}", value, done)
+        if done % tc.checkpoint_every == 0 or done == tc.steps:
+            _checkpoint(ckpt_dir, done, task, optimizer, ema, counters, config, dist, tc.keep_last)
+        if dist.is_main and tc.sample_every and done % tc.sample_every == 0:
+            write_samples(task, ema, config, dataset, run_dir / "samples" / f"step_{done:07d}.mp4", device)
+    bar.close()
+    if metrics_file is not None:
+        metrics_file.close()
+    if tc.distributed == "ddp":
+        check_replicas_in_sync(task)
+    teardown_distributed()
+    return run_dir
+
+
+def init_weights(task, checkpoint: Path, verbose: bool = True) -> None:
+    """Start from another run's weights (EMA when present): two-stage recipes such as image
+    pre-training → video fine-tuning. Layers the checkpoint lacks (new temporal layers) keep
+    their initialisation; weights it has that the task lacks are an error."""
+    ckpt = load_checkpoint(checkpoint)
+    missing, unexpected = task.load_state_dict(ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"], strict=False)
+    if unexpected:
+        raise ValueError(f"{checkpoint} has weights this model lacks: {unexpected[:5]}... (different architecture?)")
+    if verbose:
+        log.info("initialised from %s; %d new tensors keep their init: %s", checkpoint, len(missing), missing[:8])
+
+
+def _checkpoint(ckpt_dir, step, task, optimizer, ema, counters, config, dist, keep_last):
+    if dist.is_main:
+        save_checkpoint(ckpt_dir, step, task.state_dict(), optimizer.state_dict(),
+                        {"counters": counters, "config": config_to_dict(config)},
+                        ema.state_dict() if ema is not None else None, keep_last)
+    if dist.enabled:
+        torch.distributed.barrier()
+
+
+def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> None:
+    """Sample the configured prompts with the EMA weights and write mp4 + GIF + JSON sidecar."""
+    if not hasattr(task, "denoiser"):
+        return
+    from cinediff.io import write_video
+    from cinediff.pipelines import GenerationConfig, generate_videos
+
+    sampler_task = copy.deepcopy(task) if ema is not None else task
+    if ema is not None:
+        ema.copy_to(sampler_task)
+    sampler_task.eval()
+    prompts = list(config.train.sample_prompts)
+    shape = tuple(dataset[0]["video"].shape)
+    gen = GenerationConfig(steps=config.train.sample_steps)
+    with autocast(device, config.train.precision == "bf16"):
+        videos = generate_videos(sampler_task.denoiser, task.text.module, prompts, shape, list(range(len(prompts))),
+                                 gen, device, disable_progress=True)
+    from cinediff.io import make_grid
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = make_grid(videos.float().cpu())
+    meta = {"prompts": prompts, "seeds": list(range(len(prompts))), "generation": vars(gen)}
+    write_video(path, grid, fps=dataset[0].get("fps", 8), metadata=meta)
+    write_video(path.with_suffix(".gif"), grid, fps=dataset[0].get("fps", 8))
+
+
+def _open_metrics(path: Path, start_step: int):
+    """Append to metrics.jsonl, dropping records past ``start_step`` (a resumed run rewrites them)."""
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= start_step]
+        path.write_text("".join(line + "\n" for line in kept))
+    return open(path, "a")
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("train.tensorboard is on but the tensorboard package is not installed; skipping")
+        return None
+    return SummaryWriter(run_dir / "tensorboard")
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,164 @@
+"""The trainer: exact resume after SIGKILL, NaN guard, accumulation, DDP with 2 CPU processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cinediff.training.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_tensors, save_checkpoint
+from cinediff.training.config import OptimConfig, load_config
+from cinediff.training.trainer import TrainingDiverged, lr_at, train
+
+TINY_FIT = ("model.backbone_args={dim=32, latent_dim=32, num_latents=4, num_blocks=1, self_attn_layers_per_block=1, "
+            "dim_head=16, base_frames=4, base_size=[16, 16], frames_per_group=2, time_embed_dim=32}")
+TINY_DATA = "data.args={frames=4, height=16, width=16, length=256}"
+
+
+def tiny_config(out_dir, *extra):
+    return ["model.backbone=fit", TINY_FIT, "model.text_encoder=''", "data.dataset=moving-shapes", TINY_DATA,
+            "data.batch_size=4", "train.precision=fp32", "train.log_every=1", "optim.warmup_steps=2",
+            f"train.out_dir='{out_dir}'", *extra]
+
+
+def run_cli(args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "cinediff.cli.main", "train", "-", *sum([["--set", a] for a in args], [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            **kwargs)
+
+
+def final_weights(run_dir, step):
+    ckpt = load_checkpoint(Path(run_dir) / "checkpoints" / f"step_{step:07d}")
+    return ckpt
+
+
+def test_sigkill_then_resume_is_bit_identical(tmp_path):
+    steps = 10
+    common = [f"train.steps={steps}", "train.checkpoint_every=2", "train.keep_last=10", "train.ema_decay=0.9"]
+    straight = train(load_config(None, tiny_config(tmp_path / "straight", *common)))
+
+    # Kill -9 a run as soon as it has written the step-4 checkpoint, then run the same command again.
+    proc = run_cli(tiny_config(tmp_path / "killed", *common))
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 300
+    while not (ckpts / "step_0000004").exists():
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (ckpts / f"step_{steps:07d}").exists(), "the run finished before it was killed"
+    train(load_config(None, tiny_config(tmp_path / "killed", *common)))
+
+    a, b = final_weights(straight, steps), final_weights(tmp_path / "killed", steps)
+    for part in ("model", "ema"):
+        assert a[part].keys() == b[part].keys()
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == steps  # the resumed run rewrote the records past its checkpoint
+
+
+class NaNTask(torch.nn.Module):
+    """Loss is NaN on the steps listed in ``bad`` (counted by calls)."""
+
+    def __init__(self, bad):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(3))
+        self.bad, self.calls = set(bad), 0
+
+    def forward(self, batch, generators):
+        self.calls += 1
+        loss = (batch["video"].mean() - self.w.sum()) ** 2
+        return (loss * float("nan") if self.calls in self.bad else loss), {}
+
+
+def test_nonfinite_steps_are_skipped_and_counted(tmp_path):
+    cfg = load_config(None, tiny_config(tmp_path, "train.steps=6", "train.checkpoint_every=3", "train.ema_decay=0"))
+    task = NaNTask(bad={2, 5})
+    train(cfg, task=task)
+    ckpt = load_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))
+    assert ckpt["state"]["counters"]["nonfinite_skipped"] == 2
+    assert torch.isfinite(ckpt["model"]["w"]).all()
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 3, 4, 6] and records[-1]["nonfinite_skipped"] == 2
+
+
+def test_too_many_nonfinite_steps_stop_with_the_last_checkpoint_intact(tmp_path):
+    cfg = load_config(None, tiny_config(tmp_path, "train.steps=20", "train.checkpoint_every=2", "train.ema_decay=0",
+                                        "train.max_consecutive_nonfinite=3"))
+    with pytest.raises(TrainingDiverged, match="3 consecutive non-finite"):
+        train(cfg, task=NaNTask(bad=set(range(5, 100))))
+    last = latest_checkpoint(tmp_path / "checkpoints")
+    assert last.name == "step_0000004" and torch.isfinite(load_checkpoint(last)["model"]["w"]).all()
+
+
+def test_gradient_accumulation_matches_the_full_batch(tmp_path):
+    runs = {}
+    for accum in (1, 2):
+        out = tmp_path / f"accum{accum}"
+        train(load_config(None, tiny_config(out, "train.steps=3", f"optim.grad_accum={accum}", "train.ema_decay=0")))
+        runs[accum] = final_weights(out, 3)["model"]
+    for k in runs[1]:
+        torch.testing.assert_close(runs[1][k], runs[2][k], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="torchrun with gloo is tested on Linux")
+def test_ddp_two_cpu_processes_match_one_process(tmp_path):
+    steps = 4
+    common = [f"train.steps={steps}", "train.checkpoint_every=4", "train.ema_decay=0", "model.text_encoder=minilm"]
+    one = train(load_config(None, tiny_config(tmp_path / "one", *common)))
+    sets = sum([["--set", a] for a in tiny_config(tmp_path / "two", *common)], [])
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+                             "-m", "cinediff.cli.main", "train", "-", *sets], capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]  # includes the replica sync check
+    loss = lambda run: [json.loads(x)["loss"] for x in (Path(run) / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    assert loss(tmp_path / "two") == pytest.approx(loss(one), rel=1e-4)
+    a, b = final_weights(one, steps)["model"], final_weights(tmp_path / "two", steps)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def test_lr_schedule():
+    cfg = OptimConfig(lr=1.0, warmup_steps=10, schedule="cosine", min_lr_ratio=0.1)
+    cfg.total_steps = 110
+    assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
+    assert lr_at(60, cfg) == pytest.approx(0.1 + 0.9 * 0.5) and lr_at(110, cfg) == pytest.approx(0.1)
+
+
+def test_checkpoints_are_atomic_and_errors_are_clear(tmp_path):
+    model = {"w": torch.arange(4.0)}
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.ones(2))])
+    opt.state_dict()
+    save_checkpoint(tmp_path, 5, model, opt.state_dict(), {"counters": {}})
+    (tmp_path / ".step_0000009.tmp-123").mkdir()  # what a crash mid-save leaves behind
+    assert latest_checkpoint(tmp_path).name == "step_0000005"
+    for i in range(6, 10):
+        save_checkpoint(tmp_path, i, model, opt.state_dict(), {"counters": {}}, keep_last=2)
+    assert [p.name for p in sorted(tmp_path.glob("step_*"))] == ["step_0000008", "step_0000009"]
+    (tmp_path / "step_0000009" / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(tmp_path / "step_0000009")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_tensors(tmp_path / "nope.safetensors")
+    with pytest.raises(CheckpointError, match="not a cinediff checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+def test_config_overrides_and_errors(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[train]\nsteps = 7\n[model]\nbackbone = "fit"\n')
+    cfg = load_config(path, ["train.steps=9", "optim.betas=[0.9, 0.95]", "model.backbone_args.dim=64"])
+    assert cfg.train.steps == 9 and cfg.model.backbone == "fit" and cfg.optim.betas == (0.9, 0.95)
+    assert cfg.model.backbone_args == {"dim": 64}
+    with pytest.raises(ValueError, match="unknown key"):
+        load_config(None, ["train.stepz=3"])
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.toml")
