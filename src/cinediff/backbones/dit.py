@@ -25,7 +25,7 @@ from einops import rearrange
 from torch import nn
 
 from .embeddings import TimestepEmbedding, sinusoidal_embedding
-from .layers import AdaLNZero, Attention, AttentionLayer, FeedForward, modulate, zero_init
+from .layers import AdaLNZero, AttentionLayer, FeedForward, modulate, self_attention, zero_init
 
 
 @dataclass
@@ -61,7 +61,7 @@ class DiTBlock(nn.Module):
     def __init__(self, dim: int, dim_head: int, ff_mult: int):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(dim, dim_head=dim_head)
+        self.attn = self_attention(dim, dim_head)
         self.cross = AttentionLayer(dim, dim, dim_head)
         zero_init(self.cross.attn.to_out)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)

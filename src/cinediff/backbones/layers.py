@@ -1,7 +1,7 @@
 """Small transformer layers shared by the FIT and DiT backbones.
 
-``Attention`` and ``FeedForward`` are the bare maps; ``AttentionLayer`` and ``FeedForwardLayer``
-wrap them as pre-norm residual layers (``x + f(norm(x))``), which is all FIT needs. DiT norms
+``Attention`` (shared with the U-Net, ``attention.py``) and ``FeedForward`` (a GELU MLP) are the
+bare maps; ``AttentionLayer`` and ``FeedForwardLayer`` wrap them as pre-norm residual layers (``x + f(norm(x))``), which is all FIT needs. DiT norms
 and gates its own sub-layers with adaLN-Zero (``modulate``, ``AdaLNZero``).
 All attention goes through ``torch.nn.functional.scaled_dot_product_attention``.
 """
@@ -9,9 +9,9 @@ All attention goes through ``torch.nn.functional.scaled_dot_product_attention``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
+
+from .attention import Attention
 
 
 def zero_init(module: nn.Module) -> nn.Module:
@@ -21,28 +21,9 @@ def zero_init(module: nn.Module) -> nn.Module:
     return module
 
 
-class Attention(nn.Module):
-    """Multi-head attention: queries from ``x`` (B, N, dim), keys/values from ``context`` (B, M, context_dim).
-
-    ``context=None`` is self-attention. ``mask``: (B, M) bool, True = this key takes part
-    (every row needs at least one True). Heads = ``dim // dim_head``.
-    """
-
-    def __init__(self, dim: int, context_dim: int | None = None, dim_head: int = 64):
-        super().__init__()
-        self.heads = max(dim // dim_head, 1)
-        inner = self.heads * dim_head
-        self.to_q = nn.Linear(dim, inner, bias=False)
-        self.to_kv = nn.Linear(context_dim or dim, 2 * inner, bias=False)
-        self.to_out = nn.Linear(inner, dim)
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None):
-        context = x if context is None else context
-        q, k, v = self.to_q(x), *self.to_kv(context).chunk(2, dim=-1)
-        q, k, v = (rearrange(t, "b n (h d) -> b h n d", h=self.heads) for t in (q, k, v))
-        attn_mask = None if mask is None else rearrange(mask.bool(), "b m -> b 1 1 m")
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, heads, N, dim_head)
-        return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
+def self_attention(dim: int, dim_head: int = 64, context_dim: int | None = None) -> Attention:
+    """The shared :class:`~cinediff.backbones.attention.Attention` with ``dim // dim_head`` heads."""
+    return Attention(dim, context_dim, heads=max(dim // dim_head, 1), head_dim=dim_head)
 
 
 def FeedForward(dim: int, mult: int = 4) -> nn.Sequential:
@@ -60,7 +41,7 @@ class AttentionLayer(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.norm_context = nn.LayerNorm(context_dim) if context_dim else None
-        self.attn = Attention(dim, context_dim, dim_head)
+        self.attn = self_attention(dim, dim_head, context_dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         context = None if self.norm_context is None else self.norm_context(context)

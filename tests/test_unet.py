@@ -1,0 +1,206 @@
+"""2D latent U-Net: diffusers oracle equality, frame folding, inflation, extra conditioning."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from cinediff.backbones.unet import UNet, UNetConfig, inflate_unet
+
+TINY = UNetConfig(block_channels=(32, 64), attention_levels=(False, True), heads=2, text_dim=16, norm_groups=8)
+
+
+def seeded(config: UNetConfig, seed: int = 0) -> UNet:
+    """A tiny U-Net with every parameter random (so zero-initialised layers are exercised too)."""
+    torch.manual_seed(seed)
+    model = UNet(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.2)
+    return model.eval()
+
+
+def inputs(b=2, t=3, size=16, channels=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, channels, t, size, size, generator=g)
+    text = torch.randn(b, 5, 16, generator=g)
+    return x, torch.rand(b, generator=g) * 999, text
+
+
+# ---------------------------------------------------------------- diffusers oracle
+
+@pytest.fixture(scope="module", params=[False, True], ids=["conv_proj", "linear_proj"])
+def diffusers_pair(request, tmp_path_factory):
+    """A random diffusers UNet2DConditionModel and our UNet loaded from its save_pretrained folder."""
+    diffusers = pytest.importorskip("diffusers.models.unets.unet_2d_condition")
+    torch.manual_seed(0)
+    reference = diffusers.UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=3, block_out_channels=(32, 48, 64), layers_per_block=2,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "CrossAttnUpBlock2D"),
+        attention_head_dim=(2, 3, 4), cross_attention_dim=16, norm_num_groups=8,
+        use_linear_projection=request.param,
+    )
+    with torch.no_grad():  # non-trivial values everywhere (diffusers zero-inits some output layers)
+        for p in reference.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    path = tmp_path_factory.mktemp("unet")
+    reference.save_pretrained(path)
+    return reference.eval(), UNet.from_diffusers(path).eval()
+
+
+def test_from_diffusers_keys_and_images(diffusers_pair):
+    reference, ours = diffusers_pair
+    assert set(ours.state_dict()) == set(reference.state_dict())
+    x, c_noise, text = inputs(b=2, t=1)
+    with torch.no_grad():
+        expected = reference(x[:, :, 0], c_noise, encoder_hidden_states=text).sample
+        got = ours(x[:, :, 0], c_noise, text=text)
+    assert got.shape == (2, 3, 16, 16)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_from_diffusers_video_folds_frames(diffusers_pair):
+    reference, ours = diffusers_pair
+    x, c_noise, text = inputs(b=2, t=3)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    with torch.no_grad():
+        frames = x.permute(0, 2, 1, 3, 4).flatten(0, 1)  # (B*T, C, H, W)
+        expected = reference(
+            frames, c_noise.repeat_interleave(3), encoder_hidden_states=text.repeat_interleave(3, 0),
+            encoder_attention_mask=mask.repeat_interleave(3, 0),
+        ).sample
+        got = ours(x, c_noise, text=text, text_mask=mask)
+    expected = expected.unflatten(0, (2, 3)).permute(0, 2, 1, 3, 4)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_from_diffusers_shift_overrides_load_strictly(diffusers_pair, tmp_path):
+    reference, _ = diffusers_pair
+    reference.save_pretrained(tmp_path)
+    shifted = UNet.from_diffusers(tmp_path, temporal="shift").eval()
+    assert set(shifted.state_dict()) == set(reference.state_dict())
+
+
+def test_from_diffusers_rejects_unsupported(tmp_path):
+    diffusers = pytest.importorskip("diffusers.models.unets.unet_2d_condition")
+    reference = diffusers.UNet2DConditionModel(
+        block_out_channels=(32, 64), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16, norm_num_groups=8,
+        attention_head_dim=2, layers_per_block=1, class_embed_type="timestep",
+    )
+    reference.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="class_embed_type"):
+        UNet.from_diffusers(tmp_path)
+
+
+# ---------------------------------------------------------------- frames and temporal mixers
+
+@pytest.mark.parametrize("temporal", ["shift", "attention"])
+def test_single_frame_equals_image_model_exactly(temporal):
+    image = seeded(TINY)
+    video = UNet(replace(TINY, temporal=temporal)).eval()
+    video.load_state_dict(image.state_dict(), strict=temporal == "shift")
+    if temporal == "attention":  # trained-looking temporal weights: still skipped at T = 1
+        with torch.no_grad():
+            for name, p in video.named_parameters():
+                if ".temporal." in name:
+                    p.copy_(torch.randn_like(p))
+    x, c_noise, text = inputs(t=1)
+    with torch.no_grad():
+        expected = image(x[:, :, 0], c_noise, text=text)
+        assert torch.equal(video(x, c_noise, text=text)[:, :, 0], expected)
+        assert torch.equal(video(x[:, :, 0], c_noise, text=text), expected)
+
+
+def test_none_processes_frames_independently_and_shift_mixes():
+    image = seeded(TINY)
+    shift = UNet(replace(TINY, temporal="shift")).eval()
+    shift.load_state_dict(image.state_dict())
+    x, c_noise, text = inputs(t=4)
+    perm = torch.tensor([2, 0, 3, 1])
+    with torch.no_grad():
+        out = image(x, c_noise, text=text)
+        torch.testing.assert_close(image(x[:, :, perm], c_noise, text=text), out[:, :, perm], atol=1e-5, rtol=0)
+        frame0 = image(x[:, :, 0], c_noise, text=text)
+        torch.testing.assert_close(out[:, :, 0], frame0, atol=1e-5, rtol=0)
+        assert (shift(x, c_noise, text=text) - out).abs().max() > 1e-3
+
+
+def test_shift_adds_no_parameters():
+    none, shift = UNet(TINY), UNet(replace(TINY, temporal="shift"))
+    assert list(none.state_dict()) == list(shift.state_dict())
+    assert sum(p.numel() for p in none.parameters()) == sum(p.numel() for p in shift.parameters())
+    _, new_keys = inflate_unet(none, temporal="shift")
+    assert new_keys == []
+
+
+def test_attention_inflation_starts_as_image_model():
+    image = seeded(TINY)
+    video, new_keys = inflate_unet(image, temporal="attention")
+    assert new_keys and all(".temporal." in k for k in new_keys)
+    assert set(video.state_dict()) - set(image.state_dict()) == set(new_keys)
+    x, c_noise, text = inputs(t=3)
+    with torch.no_grad():
+        torch.testing.assert_close(video.eval()(x, c_noise, text=text), image(x, c_noise, text=text), atol=0, rtol=0)
+
+
+def test_inflation_rejects_foreign_checkpoint():
+    state = UNet(TINY).state_dict()
+    state["down_blocks.0.resnets.0.extra.weight"] = torch.zeros(1)
+    with pytest.raises(KeyError, match="unexpected"):
+        UNet(TINY).load_image_weights(state)
+
+
+# ---------------------------------------------------------------- shapes, errors, conditioning
+
+def test_shapes_and_size_check():
+    model = UNet(TINY)
+    x, c_noise, text = inputs(b=2, t=2)
+    assert model(x, c_noise, text=text).shape == x.shape
+    assert model(x[:, :, 0], c_noise).shape == (2, 4, 16, 16)  # text=None: cross-attention skipped
+    with pytest.raises(ValueError, match="downsampling factor 2"):
+        model(torch.randn(1, 4, 2, 16, 15), c_noise[:1])
+
+
+def test_runs_as_a_backbone_of_the_vp_denoiser():
+    from cinediff.diffusion.vp import VPPrecond
+
+    denoiser = VPPrecond(UNet(replace(TINY, temporal="shift")))
+    x, _, text = inputs(b=2, t=3)
+    assert denoiser(x, torch.tensor([0.5, 3.0]), text=text, text_mask=torch.ones(2, 5, dtype=torch.bool)).shape == x.shape
+
+
+@pytest.mark.parametrize("temporal", ["shift", "attention"])
+def test_backward_with_gradient_checkpointing(temporal):
+    config = replace(TINY, temporal=temporal)
+    x, c_noise, text = inputs(b=1, t=2)
+    grads = []
+    for checkpointing in (False, True):
+        model = seeded(replace(config, gradient_checkpointing=checkpointing)).train()
+        model(x, c_noise, text=text).square().mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-6, rtol=1e-5)
+
+
+def test_fps_resolution_and_cond_frames_start_as_no_ops():
+    image = seeded(TINY)
+    extra, new_keys = inflate_unet(image, fps_embedding=True, resolution_embedding=True, cond_channels=3)
+    assert {k.split(".")[0] for k in new_keys} == {"fps_embedding", "height_embedding", "width_embedding"}
+    x, c_noise, text = inputs(t=2)
+    cond = torch.randn(2, 3, 2, 16, 16)
+    with torch.no_grad():
+        expected = image(x, c_noise, text=text)
+        got = extra(x, c_noise, text=text, fps=torch.tensor([8.0, 24.0]), cond_frames=cond)
+        torch.testing.assert_close(got, expected, atol=0, rtol=0)
+        trained = seeded(extra.config)  # once trained, fps, size and cond frames matter
+        a = trained(x, c_noise, text=text, fps=torch.tensor([8.0, 24.0]), cond_frames=cond)
+        b = trained(x, c_noise, text=text, fps=torch.tensor([4.0, 24.0]), cond_frames=cond)
+        c = trained(x, c_noise, text=text, fps=torch.tensor([8.0, 24.0]), cond_frames=cond * 0)
+    assert (a - b)[0].abs().max() > 1e-4 and torch.equal(a[1], b[1])
+    assert (a - c).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="fps"):
+        trained(x, c_noise, cond_frames=cond)
+    with pytest.raises(ValueError, match="cond_channels=3"):
+        trained(x, c_noise, fps=torch.tensor([8.0, 24.0]))
