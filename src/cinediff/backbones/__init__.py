@@ -15,10 +15,11 @@ The backbone contract (every backbone, every formulation wrapper in ``cinediff.d
 from __future__ import annotations
 
 
-import dataclasses
 import importlib
 
 from torch import nn
+
+from cinediff.configuration import make_config
 
 # name -> (module, model class, config class); imported lazily so each stays independent.
 BACKBONES = {
@@ -26,18 +27,6 @@ BACKBONES = {
     "fit": ("cinediff.backbones.fit", "FIT", "FITConfig"),
     "dit": ("cinediff.backbones.dit", "DiT", "DiTConfig"),
 }
-
-
-def make_config(cls, args: dict):
-    """Build config dataclass ``cls`` from plain (TOML/JSON) values: lists become tuples where
-    the field's default is a tuple; unknown keys are a clear error."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(args) - set(fields)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; valid: {sorted(fields)}")
-    defaults = cls()
-    return cls(**{k: tuple(v) if isinstance(v, list) and isinstance(getattr(defaults, k), tuple) else v
-                  for k, v in args.items()})
 
 
 def build_backbone(name: str, **args) -> nn.Module:

@@ -33,7 +33,7 @@ def parameter_count(model: torch.nn.Module) -> int:
 def matched_fit_args(target: int, base: dict) -> dict:
     """FIT config whose parameter count is closest to ``target``: search width and block count
     (models are built on the meta device, so the search allocates nothing)."""
-    from cinediff.backbones import make_config
+    from cinediff.configuration import make_config
     from cinediff.backbones.fit import FITConfig
 
     candidates = []

@@ -29,16 +29,25 @@ def time_call(fn: Callable[[], object], device: torch.device, warmup: int = 2, r
     return statistics.median(times)
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
-    """Peak memory of one ``fn()`` call in MiB: CUDA allocator peak, or on CPU the process's
-    peak resident set size (only meaningful in a fresh process: the suites run each
-    measurement in its own subprocess)."""
+    """Memory one ``fn()`` call needs beyond what is allocated before it, in MiB: the CUDA
+    allocator's peak, or on CPU the rise of the process's peak resident set size over the
+    resident size before the call (meaningful in a fresh process whose earlier peak is lower:
+    the suites run each measurement in its own subprocess)."""
     if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         fn()
-        return torch.cuda.max_memory_allocated(device) / 2**20
+        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    before = _rss_mb()
     fn()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before, 0.0)
 
 
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
