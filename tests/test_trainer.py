@@ -37,7 +37,16 @@ def final_weights(run_dir, step):
     return ckpt
 
 
-def test_sigkill_then_resume_is_bit_identical(tmp_path):
+@pytest.fixture
+def one_thread():
+    """Bit-identical results need the same reduction order: one thread here and in subprocesses."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_sigkill_then_resume_is_bit_identical(tmp_path, one_thread):
     steps = 10
     common = [f"train.steps={steps}", "train.checkpoint_every=2", "train.keep_last=10", "train.ema_decay=0.9"]
     straight = train(load_config(None, tiny_config(tmp_path / "straight", *common)))
@@ -115,7 +124,7 @@ def test_ddp_two_cpu_processes_match_one_process(tmp_path):
     common = [f"train.steps={steps}", "train.checkpoint_every=4", "train.ema_decay=0", "model.text_encoder=minilm"]
     one = train(load_config(None, tiny_config(tmp_path / "one", *common)))
     sets = sum([["--set", a] for a in tiny_config(tmp_path / "two", *common)], [])
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                              "-m", "cinediff.cli.main", "train", "-", *sets], capture_output=True, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]  # includes the replica sync check

@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from cinediff import __version__
+from cinediff.cli.data import data_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Efficient text-to-video diffusion.")
+app.add_typer(data_app, name="data")
 
 
 @app.callback(invoke_without_command=True)
@@ -35,7 +37,7 @@ def train(
 ) -> None:
     """Train a model from a TOML run file; re-running the same command resumes exactly.
 
-    Multi-process: torchrun --nproc_per_node=N -m cinediff.cli.main train CONFIG
+    Multi-process: torchrun --standalone --nproc_per_node=N -m cinediff.cli.main train CONFIG
     """
     import logging
 
@@ -45,6 +47,30 @@ def train(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_dir = run_training(load_config(None if config == "-" else config, set_))
     typer.echo(f"run folder: {run_dir}")
+
+
+@app.command()
+def bench(
+    suite: str = typer.Argument(..., help="backbones | train | noise"),
+    json_path: str = typer.Option(None, "--json", help="Write the results here as JSON."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny sizes: checks the suite runs, figures mean little."),
+) -> None:
+    """Measure an efficiency claim as ratios side by side in one run; prints a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cinediff.bench import run_suite
+
+    result = run_suite(suite, json_path, quick=quick)
+    console = Console()
+    rows = result["rows"]
+    table = Table(title=f"bench {suite} — {result['machine']['device']}, torch {result['machine']['torch']}")
+    for key in rows[0]:
+        table.add_column(key)
+    for row in rows:
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()])
+    console.print(table)
+    console.print_json(data=result["ratios"])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,161 @@
+"""Caption templates and synonyms: the ONE place to edit or extend the captions.
+
+To add a template, append a dict to :data:`OBJECT_TEMPLATES` (object clips) or
+:data:`CAMERA_TEMPLATES` (camera moves) with one format string per motion kind. Fields:
+
+* ``{obj}``  noun phrase with article ("a red ball", "the digit 7"); ``{bare}`` without it
+* ``{dir}``  "left" / "up";  ``{to}`` "to the left" / "upward";  ``{adj}`` "leftward"
+* ``{photo}`` the photo description ("a photo of a cat")
+
+:func:`parse_caption` recovers the attributes from any template, so a new motion word
+(e.g. "enlarging") must also be added to :data:`MOTION_KEYWORDS`. Object clauses are
+joined by " and ", so no template may contain " and ".
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from cinediff.data.attributes import COLORS, DIRECTIONS
+
+SHAPE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "circle": ("circle", "ball", "disc"),
+    "square": ("square", "box", "block"),
+    "triangle": ("triangle", "wedge", "pyramid"),
+}
+
+# (article, bare noun phrase) for digits; {digit} is the label 0..9.
+DIGIT_NOUNS: tuple[tuple[str, str], ...] = (
+    ("the", "digit {digit}"),
+    ("the", "number {digit}"),
+    ("a", "handwritten {digit}"),
+)
+
+DIRECTION_PHRASES: dict[str, dict[str, str]] = {
+    "left": {"dir": "left", "to": "to the left", "adj": "leftward"},
+    "right": {"dir": "right", "to": "to the right", "adj": "rightward"},
+    "up": {"dir": "up", "to": "upward", "adj": "upward"},
+    "down": {"dir": "down", "to": "downward", "adj": "downward"},
+}
+
+# One object clause per motion kind: "move" (any direction), "growing", "shrinking".
+OBJECT_TEMPLATES: list[dict[str, str]] = [
+    {"move": "{obj} moving {dir}", "growing": "{obj} growing", "shrinking": "{obj} shrinking"},
+    {"move": "{obj} slides {to}", "growing": "{obj} gets bigger", "shrinking": "{obj} gets smaller"},
+    {"move": "{bare}, {adj} motion", "growing": "{bare}, growing in size", "shrinking": "{bare}, shrinking in size"},
+    {"move": "{obj} drifting {to}", "growing": "{obj} expanding", "shrinking": "{obj} contracting"},
+    {"move": "{obj} travels {dir} across the frame", "growing": "{obj} growing larger",
+     "shrinking": "{obj} becoming smaller"},
+]
+
+# Camera moves over a photo: "pan" (any direction), "zoom_in", "zoom_out".
+CAMERA_TEMPLATES: list[dict[str, str]] = [
+    {"pan": "{photo}, the camera pans {dir}", "zoom_in": "{photo}, the camera zooms in",
+     "zoom_out": "{photo}, the camera zooms out"},
+    {"pan": "{photo}, panning {to}", "zoom_in": "{photo}, zooming in", "zoom_out": "{photo}, zooming out"},
+    {"pan": "{photo}, a slow {adj} pan", "zoom_in": "{photo}, a slow zoom in", "zoom_out": "{photo}, a slow zoom out"},
+]
+
+# Words that identify a motion when parsing (every template word must be listed).
+MOTION_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "left": ("left", "leftward", "leftwards"),
+    "right": ("right", "rightward", "rightwards"),
+    "up": ("up", "upward", "upwards"),
+    "down": ("down", "downward", "downwards"),
+    "growing": ("growing", "grows", "bigger", "larger", "expanding", "expands"),
+    "shrinking": ("shrinking", "shrinks", "smaller", "contracting", "contracts"),
+}
+
+
+def _inverse(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {word: key for key, words in table.items() for word in words}
+
+
+_SHAPE_OF = _inverse(SHAPE_SYNONYMS)
+_MOTION_OF = _inverse(MOTION_KEYWORDS)
+
+
+# ---------------------------------------------------------------- writing captions
+
+
+def noun_phrase(obj: dict, rng: np.random.Generator) -> tuple[str, str]:
+    """(article, bare phrase) of one object, with a random synonym."""
+    if "digit" in obj:
+        article, bare = DIGIT_NOUNS[rng.integers(len(DIGIT_NOUNS))]
+        return article, bare.format(digit=obj["digit"])
+    synonyms = SHAPE_SYNONYMS[obj["shape"]]
+    bare = f"{obj['color']} {synonyms[rng.integers(len(synonyms))]}"
+    return ("an" if bare[0] in "aeiou" else "a"), bare
+
+
+def describe_object(obj: dict, template: int, rng: np.random.Generator) -> str:
+    """One object clause, e.g. "a red ball slides to the left"."""
+    article, bare = noun_phrase(obj, rng)
+    kind = "move" if obj["motion"] in DIRECTIONS else obj["motion"]
+    words = DIRECTION_PHRASES.get(obj["motion"], {})
+    return OBJECT_TEMPLATES[template][kind].format(obj=f"{article} {bare}", bare=bare, **words)
+
+
+def caption_objects(objects: list[dict], template: int, rng: np.random.Generator) -> str:
+    """Caption of a clip with one or more objects: clauses joined by " and "."""
+    return " and ".join(describe_object(obj, template, rng) for obj in objects)
+
+
+def caption_camera(photo: str, motion: str, template: int) -> str:
+    """Caption of a camera move ("pan_left", "zoom_in", ...) over a photo description."""
+    kind = "pan" if motion.startswith("pan_") else motion
+    direction = motion.removeprefix("pan_")
+    return CAMERA_TEMPLATES[template][kind].format(photo=photo, **DIRECTION_PHRASES.get(direction, {}))
+
+
+def random_template(rng: np.random.Generator, camera: bool = False) -> int:
+    """A uniformly chosen template id."""
+    return int(rng.integers(len(CAMERA_TEMPLATES if camera else OBJECT_TEMPLATES)))
+
+
+# ---------------------------------------------------------------- parsing captions
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+|\d+", text.lower())
+
+
+def parse_clause(clause: str) -> dict:
+    """Attributes named in one object clause: any of color, shape, digit, motion."""
+    out: dict = {}
+    for word in _words(clause):
+        if word in COLORS:
+            out.setdefault("color", word)
+        elif word in _SHAPE_OF:
+            out.setdefault("shape", _SHAPE_OF[word])
+        elif word.isdigit():
+            out.setdefault("digit", int(word))
+        elif word in _MOTION_OF:
+            out.setdefault("motion", _MOTION_OF[word])
+    return out
+
+
+def _parse_camera(phrase: str) -> str | None:
+    words = _words(phrase)
+    if any(w.startswith("zoom") for w in words):
+        return "zoom_in" if "in" in words else "zoom_out" if "out" in words else None
+    if any(w.startswith("pan") for w in words):
+        directions = [_MOTION_OF[w] for w in words if _MOTION_OF.get(w) in DIRECTIONS]
+        return f"pan_{directions[0]}" if directions else None
+    return None
+
+
+def parse_caption(caption: str) -> dict:
+    """Recovers the attributes from a caption written by any template.
+
+    Returns ``{"objects": [{"color", "shape" | "digit", "motion"}, ...]}`` for object
+    clips and ``{"subject": photo, "camera": "pan_left" | ... | "zoom_out"}`` for camera
+    moves; attributes a clause does not name are absent.
+    """
+    subject, _, phrase = caption.rpartition(", ")
+    camera = _parse_camera(phrase) if subject else None
+    if camera is not None:
+        return {"subject": subject, "camera": camera}
+    return {"objects": [parse_clause(clause) for clause in caption.split(" and ")]}

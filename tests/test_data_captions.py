@@ -1,0 +1,95 @@
+"""Caption templates: every template parses back to the attributes; held-out splits."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from cinediff.data import captions
+from cinediff.data.attributes import COLORS, MOTIONS, SHAPES, is_held_out
+from cinediff.data.shapes import MovingShapes
+
+KEYS = ("color", "shape", "motion")
+
+
+def test_no_template_contains_the_object_separator():
+    for template in captions.OBJECT_TEMPLATES:
+        assert all(" and " not in text for text in template.values())
+
+
+@pytest.mark.parametrize("template", range(len(captions.OBJECT_TEMPLATES)))
+def test_every_template_and_synonym_parses_back(template):
+    rng = np.random.default_rng(0)
+    for color, shape, motion in itertools.product(COLORS, SHAPES, MOTIONS):
+        objects = [{"color": color, "shape": shape, "motion": motion}, {"color": "red", "shape": "square", "motion": "up"}]
+        for _ in range(4):  # different synonyms
+            text = captions.caption_objects(objects, template, rng)
+            assert captions.parse_caption(text) == {"objects": objects}, text
+
+
+@pytest.mark.parametrize("template", range(len(captions.OBJECT_TEMPLATES)))
+def test_digit_captions_parse_back(template):
+    rng = np.random.default_rng(0)
+    for digit, motion in itertools.product(range(10), MOTIONS):
+        objects = [{"digit": digit, "motion": motion}]
+        text = captions.caption_objects(objects, template, rng)
+        assert captions.parse_caption(text) == {"objects": objects}, text
+
+
+@pytest.mark.parametrize("template", range(len(captions.CAMERA_TEMPLATES)))
+def test_camera_captions_parse_back(template):
+    moves = ["pan_left", "pan_right", "pan_up", "pan_down", "zoom_in", "zoom_out"]
+    for move in moves:
+        text = captions.caption_camera("a photo of galaxies in deep space", move, template)
+        assert captions.parse_caption(text) == {"subject": "a photo of galaxies in deep space", "camera": move}, text
+
+
+def test_examples_from_the_spec():
+    assert captions.parse_caption("a red ball slides to the left") == {"objects": [{"color": "red", "shape": "circle", "motion": "left"}]}
+    assert captions.parse_caption("red circle, leftward motion")["objects"][0]["motion"] == "left"
+    assert captions.parse_caption("the digit 7 moving right") == {"objects": [{"digit": 7, "motion": "right"}]}
+    assert captions.parse_caption("a photo of a cat, the camera zooms in")["camera"] == "zoom_in"
+
+
+def test_dataset_captions_round_trip():
+    ds = MovingShapes(split="all")
+    templates = set()
+    for i in range(600):
+        record = ds.attributes(i)
+        expected = [{k: obj[k] for k in KEYS} for obj in record["objects"]]
+        assert captions.parse_caption(record["caption"]) == {"objects": expected}, record["caption"]
+        templates.add(record["template"])
+    assert templates == set(range(len(captions.OBJECT_TEMPLATES)))
+
+
+def test_train_split_never_holds_out():
+    ds = MovingShapes(split="train")
+    combos = ds.config.held_out
+    assert {"color": "purple", "shape": "triangle"} in combos and {"color": "cyan", "motion": "up"} in combos
+    for i in range(2000):
+        record = ds.attributes(i)
+        assert not any(is_held_out(obj, combos) for obj in record["objects"]), record["caption"]
+        parsed = captions.parse_caption(record["caption"])["objects"]
+        assert not any(is_held_out(obj, combos) for obj in parsed), record["caption"]
+        assert not record["heldout"]
+
+
+def test_heldout_split_only_holds_out():
+    ds = MovingShapes(split="heldout")
+    seen = set()
+    for i in range(300):
+        objects = ds.attributes(i)["objects"]
+        assert any(is_held_out(obj, ds.config.held_out) for obj in objects)
+        seen |= {(o["color"], o["shape"], o["motion"]) for o in objects if is_held_out(o, ds.config.held_out)}
+    assert {c for c, _, _ in seen} == {"purple", "cyan"}
+    assert ("purple", "triangle", "up") in seen or ("purple", "triangle", "left") in seen
+
+
+def test_custom_held_out_list_accepts_motion_phrases():
+    ds = MovingShapes(held_out=[{"shape": "square", "motion": "moving left"}], length=500)
+    assert ds.config.held_out == [{"shape": "square", "motion": "left"}]
+    objects = [obj for i in range(500) for obj in ds.attributes(i)["objects"]]
+    assert not any(o["shape"] == "square" and o["motion"] == "left" for o in objects)
+    assert any(o["color"] == "purple" and o["shape"] == "triangle" for o in objects)  # no longer held out
+    with pytest.raises(ValueError):
+        MovingShapes(held_out=[{"colour": "red"}])
