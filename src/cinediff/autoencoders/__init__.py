@@ -21,8 +21,24 @@ def build_autoencoder(name: str, **args) -> Autoencoder:
     return model_cls(make_config(config_cls, args))
 
 
+def load_autoencoder(directory) -> Autoencoder:
+    """A frozen autoencoder saved with ``save_pretrained`` (its class is read from config.json)."""
+    import json
+    from pathlib import Path
+
+    config_file = Path(directory) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"no config.json in {directory}: not a saved cinediff autoencoder")
+    name = json.loads(config_file.read_text()).get("class")
+    classes = {cls.__name__: cls for cls, _ in AUTOENCODERS.values()}
+    if name not in classes:
+        raise ValueError(f"{config_file} names autoencoder class {name!r}; known: {sorted(classes)}")
+    return classes[name].from_pretrained(directory).eval().requires_grad_(False)
+
+
 __all__ = [
     "AUTOENCODERS",
+    "load_autoencoder",
     "build_autoencoder",
     "Autoencoder",
     "CMDAutoencoder",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from cinediff import __version__
@@ -50,6 +52,60 @@ def train(
 
 
 @app.command()
+def generate(
+    prompt: str = typer.Argument(..., help='What to show, e.g. "a red circle moving left".'),
+    out: str = typer.Option("out.mp4", "-o", "--out", help="Output video (.mp4); a .gif and a .json sidecar are written beside it."),
+    model: str = typer.Option(None, "--model", help="Exported model folder (default: the one shipped with cinediff)."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same video."),
+    num: int = typer.Option(1, "-n", "--num", help="Videos to make (seeds seed, seed+1, ...), tiled into one grid."),
+    steps: int = typer.Option(None, "--steps", help="Sampler steps (default: the model's)."),
+    guidance: float = typer.Option(None, "--guidance", help="Classifier-free guidance scale (default: the model's)."),
+    sampler: str = typer.Option(None, "--sampler", help="heun | euler | ddim | dpmpp_2m (default: the model's)."),
+    negative: str = typer.Option("", "--negative", help="Negative prompt (the unconditional branch of guidance)."),
+    device: str = typer.Option(None, "--device", help="cpu | cuda (default: CUDA when available)."),
+) -> None:
+    """Generate a video from a text prompt, offline, with the default or a given model."""
+    import dataclasses
+
+    from cinediff.io import make_grid, write_video
+    from cinediff.pipelines import GenerationConfig, generate_videos, load_model
+    from cinediff.runtime import autocast, default_device
+    from cinediff.text import check_prompt
+
+    try:
+        check_prompt(prompt)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="PROMPT") from err
+    dev = device or str(default_device())
+    loaded = load_model(model, dev)
+    defaults = GenerationConfig(**loaded.config.get("generation", {}), fps=loaded.fps)
+    overrides = {"steps": steps, "guidance": guidance, "sampler": sampler, "negative_prompt": negative or None}
+    config = dataclasses.replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+    seeds = list(range(seed, seed + num))
+    with autocast(dev, enabled=dev.startswith("cuda")):
+        videos = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt] * num, loaded.shape, seeds, config, dev,
+                                 autoencoder=loaded.autoencoder)
+    video = make_grid(videos.float().cpu()) if num > 1 else videos[0].float().cpu()
+    meta = {"prompt": prompt, "seeds": seeds, "generation": dataclasses.asdict(config),
+            "model": model or "default", "model_step": loaded.config.get("step")}
+    written = write_video(out, video, fps=loaded.fps, metadata=meta)
+    written += write_video(str(Path(out).with_suffix(".gif")), video, fps=loaded.fps)
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def export(
+    run: str = typer.Argument(..., help="Run folder (its newest checkpoint) or a checkpoint folder."),
+    out: str = typer.Option(..., "-o", "--out", help="Folder to write model.safetensors + config.json into."),
+) -> None:
+    """Export a trained text-to-video model (EMA weights) for `cinediff generate --model`."""
+    from cinediff.pipelines import export_model
+
+    typer.echo(f"exported to {export_model(run, out)}")
+
+
+@app.command()
 def bench(
     suite: str = typer.Argument(..., help="backbones | train | noise"),
     json_path: str = typer.Option(None, "--json", help="Write the results here as JSON."),
@@ -73,5 +129,23 @@ def bench(
     console.print_json(data=result["ratios"])
 
 
+def main() -> None:
+    """Console entry point: user errors (bad input, missing or corrupt files) print one clear
+    line and exit 1; set CINEDIFF_DEBUG=1 for the full traceback."""
+    import os
+    import sys
+
+    from cinediff.io import VideoDecodeError
+    from cinediff.training.checkpoint import CheckpointError
+
+    try:
+        app()
+    except (CheckpointError, FileNotFoundError, ValueError, VideoDecodeError) as err:
+        if os.environ.get("CINEDIFF_DEBUG"):
+            raise
+        typer.secho(f"error: {err}", err=True, fg="red")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

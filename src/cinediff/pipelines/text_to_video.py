@@ -11,7 +11,7 @@ import torch
 from cinediff.noise import noise_prior
 from cinediff.runtime import sample_generators
 from cinediff.samplers import ClassifierFreeGuidance, make_sigmas, sample
-from cinediff.text import check_prompt
+from cinediff.text import check_prompt, text_condition
 
 
 @dataclass
@@ -26,12 +26,6 @@ class GenerationConfig:
     fps: float = 8.0  # frame-rate conditioning (models that use it)
 
 
-def text_condition(text_encoder, prompts: Sequence[str]) -> dict:
-    """``{"text": (B, L, D), "text_mask": (B, L)}`` for a list of prompts (may be empty strings)."""
-    emb = text_encoder.encode(list(prompts))
-    return {"text": emb.tokens, "text_mask": emb.mask}
-
-
 @torch.no_grad()
 def generate_videos(
     denoiser,
@@ -42,9 +36,12 @@ def generate_videos(
     config: GenerationConfig | None = None,
     device: torch.device | str = "cpu",
     disable_progress: bool | None = None,
+    autoencoder=None,
 ) -> torch.Tensor:
-    """Videos ``(B, C, T, H, W)`` in [-1, 1] for ``prompts`` with per-sample ``seeds``;
-    ``shape = (C, T, H, W)`` (T = 1 gives images)."""
+    """Videos ``(B, C, T, H, W)`` in [-1, 1] for ``prompts`` with per-sample ``seeds``.
+
+    ``shape = (C, T, H, W)`` is the space the denoiser works in (T = 1 gives images); with
+    ``autoencoder`` that is its latent space and the samples are decoded to pixels."""
     config = config or GenerationConfig()
     prompts = [check_prompt(p) for p in prompts]
     if len(seeds) != len(prompts):
@@ -62,4 +59,6 @@ def generate_videos(
         video = sample(denoiser, (len(prompts), *shape), sigmas, config.sampler,
                        noise_prior(config.noise_prior, config.noise_alpha), sample_generators(list(seeds)),
                        device=device, extra_args=cond, disable=disable_progress)
+    if autoencoder is not None:
+        video = autoencoder.decode(video.float())
     return video.clamp(-1, 1)

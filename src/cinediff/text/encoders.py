@@ -187,3 +187,9 @@ def load_text_encoder(name_or_path: str | Path | None = None, max_length: int | 
     kind = "minilm" if path.resolve() == _default_model_dir().resolve() else kind
     max_length = max_length or DEFAULT_MAX_LENGTH.get(kind, 77)
     return TextEncoder(model, tokenizer, max_length, pooling, _normalizes(path), cache_size)
+
+
+def text_condition(text_encoder: TextEncoder, prompts: list[str]) -> dict:
+    """The backbone conditioning ``{"text": (B, L, D), "text_mask": (B, L)}`` for prompts ("" allowed)."""
+    emb = text_encoder.encode(list(prompts))
+    return {"text": emb.tokens, "text_mask": emb.mask}

@@ -25,6 +25,7 @@ class ModelConfig:
     text_encoder: str | None = "minilm"  # a local transformers dir, "minilm", or "" for unconditional
     cond_dropout: float = 0.1  # probability of training a sample on the empty prompt (for CFG)
     init_from: str | None = None  # checkpoint folder whose weights start this run (two-stage recipes)
+    autoencoder: str | None = None  # saved autoencoder folder: diffuse in its latent space (latent VDMs)
 
 
 @dataclass

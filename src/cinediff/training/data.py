@@ -80,15 +80,3 @@ class StepBatchSampler(Sampler):
             for k in range(self.grad_accum):
                 start = first + k * self.micro_batch
                 yield list(range(start, start + self.micro_batch))
-
-
-def collate(items: list[dict]) -> dict:
-    """Stack tensors and numbers; keep strings and records as lists."""
-    batch = {"video": torch.stack([it["video"] for it in items]),
-             "position": torch.tensor([it["position"] for it in items])}
-    if "fps" in items[0]:
-        batch["fps"] = torch.tensor([float(it["fps"]) for it in items])
-    for key in ("caption", "attributes", "index"):
-        if key in items[0]:
-            batch[key] = [it[key] for it in items]
-    return batch

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from cinediff.autoencoders import load_autoencoder
 from cinediff.backbones import build_backbone
 from cinediff.diffusion import EDMPrecond, VPPrecond, VPSchedule
 from cinediff.diffusion.precond import per_sample_uniform
 from cinediff.noise import noise_prior
-from cinediff.pipelines.text_to_video import text_condition
+from cinediff.text import load_text_encoder, text_condition
 from cinediff.training.config import ModelConfig
 
 
@@ -26,9 +27,9 @@ class Frozen:
     def __init__(self, module: nn.Module | None):
         self.module = module
 
-    def to(self, device) -> Frozen:
+    def to(self, *args, **kwargs) -> Frozen:
         if self.module is not None:
-            self.module.to(device)
+            self.module.to(*args, **kwargs)
         return self
 
 
@@ -47,8 +48,6 @@ def build_denoiser(config: ModelConfig) -> nn.Module:
 def build_text_encoder(name: str | None):
     if not name:
         return None
-    from cinediff.text import load_text_encoder
-
     return load_text_encoder(name)
 
 
@@ -56,6 +55,8 @@ class DiffusionTask(nn.Module):
     """Text-conditioned denoising with any formulation × noise prior × backbone.
 
     Each sample is trained on the empty prompt with probability ``cond_dropout`` (for CFG).
+    With ``config.autoencoder`` the clips are first encoded by that frozen autoencoder
+    (a latent video diffusion model, e.g. Latent-Shift).
     """
 
     def __init__(self, config: ModelConfig, text_encoder=None):
@@ -64,6 +65,17 @@ class DiffusionTask(nn.Module):
         self.prior = noise_prior(config.noise_prior, config.noise_alpha)
         self.cond_dropout = config.cond_dropout
         self.text = Frozen(text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder))
+        self.autoencoder = Frozen(load_autoencoder(config.autoencoder) if config.autoencoder else None)
+
+    def to(self, *args, **kwargs):
+        self.text.to(*args, **kwargs)
+        self.autoencoder.to(*args, **kwargs)
+        return super().to(*args, **kwargs)
+
+    @torch.no_grad()
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        """Clips (B, C, T, H, W) → what the denoiser models (latents, or the clips themselves)."""
+        return video if self.autoencoder.module is None else self.autoencoder.module.encode(video)
 
     def conditioning(self, batch: dict, generators: Sequence[torch.Generator]) -> dict:
         cond = {"fps": batch["fps"]} if "fps" in batch else {}
@@ -75,7 +87,7 @@ class DiffusionTask(nn.Module):
 
     def forward(self, batch: dict, generators: Sequence[torch.Generator]):
         cond = self.conditioning(batch, generators)
-        loss = self.denoiser.training_loss(batch["video"], self.prior, generators, **cond)
+        loss = self.denoiser.training_loss(self.encode(batch["video"]), self.prior, generators, **cond)
         return loss, {}
 
 

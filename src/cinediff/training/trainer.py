@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from cinediff.runtime import autocast, prepare_cpu_math
 from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from cinediff.training.config import RunConfig, config_to_dict
-from cinediff.training.data import PositionedDataset, StepBatchSampler, collate, position_generators, position_seed
+from cinediff.data.collate import collate
+from cinediff.training.data import PositionedDataset, StepBatchSampler, position_generators, position_seed
 from cinediff.training.distributed import check_replicas_in_sync, mean_across_ranks, setup_distributed, teardown_distributed, wrap_model
 from cinediff.training.ema import EMA
 from cinediff.training.tasks import build_task
@@ -84,8 +85,6 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
     torch.manual_seed(tc.seed)
     dataset = dataset if dataset is not None else build_dataset_from(config)
     task = (task if task is not None else build_task(config.model)).to(device)
-    if hasattr(task, "text"):
-        task.text.to(device)
     if config.model.init_from:
         init_weights(task, Path(config.model.init_from), verbose=dist.is_main)
     ema = EMA(task, tc.ema_decay) if tc.ema_decay > 0 else None
@@ -220,11 +219,11 @@ def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> 
         ema.copy_to(sampler_task)
     sampler_task.eval()
     prompts = list(config.train.sample_prompts)
-    shape = tuple(dataset[0]["video"].shape)
+    shape = tuple(task.encode(dataset[0]["video"][None].to(device)).shape[1:])
     gen = GenerationConfig(steps=config.train.sample_steps)
     with autocast(device, config.train.precision == "bf16"):
         videos = generate_videos(sampler_task.denoiser, task.text.module, prompts, shape, list(range(len(prompts))),
-                                 gen, device, disable_progress=True)
+                                 gen, device, disable_progress=True, autoencoder=task.autoencoder.module)
     from cinediff.io import make_grid
 
     path.parent.mkdir(parents=True, exist_ok=True)

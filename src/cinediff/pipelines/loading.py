@@ -1,0 +1,104 @@
+"""Exported models: a folder with ``model.safetensors`` (the denoiser's EMA weights) and
+``config.json`` (how to rebuild it, the clip shape it makes, generation defaults).
+
+The default model ships inside the package (``cinediff/assets/default``) so that
+``cinediff generate`` works offline right after install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from cinediff.autoencoders import load_autoencoder
+from cinediff.training.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_tensors
+from cinediff.training.config import ModelConfig, config_from_dict
+from cinediff.training.tasks import build_denoiser, build_text_encoder
+
+DENOISER_PREFIX = "denoiser."
+
+
+def default_model_dir() -> Path:
+    return Path(str(resources.files("cinediff") / "assets" / "default"))
+
+
+@dataclass
+class LoadedModel:
+    denoiser: torch.nn.Module  # the preconditioned denoiser D(x, sigma, **cond)
+    text_encoder: object  # TextEncoder or None (unconditional model)
+    shape: tuple[int, ...]  # (C, T, H, W) of the clips it makes
+    fps: float
+    config: dict = field(default_factory=dict)  # everything in config.json
+    autoencoder: object = None  # latent models: decodes samples to pixels
+
+
+def _resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint folder, or a run folder (its newest checkpoint)."""
+    if (path / "state.json").is_file():
+        return path
+    newest = latest_checkpoint(path / "checkpoints")
+    if newest is None:
+        raise CheckpointError(f"{path} holds no checkpoint (expected state.json or checkpoints/step_*)")
+    return newest
+
+
+def export_model(source: str | Path, out_dir: str | Path, generation: dict | None = None) -> Path:
+    """Write the denoiser of a run (EMA weights when present) as an exported model folder."""
+    from cinediff.data import build_dataset
+
+    ckpt_path = _resolve_checkpoint(Path(source))
+    ckpt = load_checkpoint(ckpt_path)
+    run = config_from_dict(ckpt["state"]["config"])
+    weights = ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"]
+    denoiser = {k[len(DENOISER_PREFIX):]: v.contiguous() for k, v in weights.items() if k.startswith(DENOISER_PREFIX)}
+    if not denoiser:
+        raise CheckpointError(f"{ckpt_path} holds no denoiser weights (is it an autoencoder run?)")
+    item = build_dataset(run.data.dataset, **run.data.args)[0]
+    model = dict(ckpt["state"]["config"]["model"])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shape = list(item["video"].shape)
+    if model.get("autoencoder"):  # a latent model ships its autoencoder beside it
+        autoencoder = load_autoencoder(model["autoencoder"])
+        autoencoder.save_pretrained(out_dir / "autoencoder")
+        shape = list(autoencoder.encode(item["video"][None]).shape[1:])
+        model["autoencoder"] = "autoencoder"
+    config = {"model": model, "shape": shape, "fps": item.get("fps", 8.0), "data": ckpt["state"]["config"]["data"],
+              "step": ckpt["state"]["step"], "generation": generation or {}}
+    tmp = out_dir / f".model.safetensors.tmp-{os.getpid()}"
+    save_file(denoiser, tmp)
+    os.replace(tmp, out_dir / "model.safetensors")
+    (out_dir / "config.json").write_text(json.dumps(config, indent=1))
+    return out_dir
+
+
+def load_model(path: str | Path | None = None, device: torch.device | str = "cpu") -> LoadedModel:
+    """Rebuild an exported model (default: the one shipped in the package) on ``device``."""
+    path = Path(path) if path is not None else default_model_dir()
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{path} is not an exported cinediff model (no config.json)")
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{config_file} is corrupt: {err}") from err
+    model_config = ModelConfig(**{**config["model"], "autoencoder": None})
+    denoiser = build_denoiser(model_config)
+    try:
+        denoiser.load_state_dict(load_tensors(path / "model.safetensors"))
+    except RuntimeError as err:  # missing/unexpected keys or shapes: weights and config disagree
+        raise CheckpointError(f"{path}: the weights do not match config.json: {str(err)[:500]}") from err
+    denoiser.to(device).eval().requires_grad_(False)
+    text_encoder = build_text_encoder(model_config.text_encoder)
+    if text_encoder is not None:
+        text_encoder.to(device)
+    autoencoder = None
+    if config["model"].get("autoencoder"):
+        autoencoder = load_autoencoder(path / config["model"]["autoencoder"]).to(device)
+    return LoadedModel(denoiser, text_encoder, tuple(config["shape"]), float(config["fps"]), config, autoencoder)

@@ -1,0 +1,81 @@
+"""Train → export → load → generate, in pixel and in latent space, and the generate CLI."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cinediff.autoencoders import build_autoencoder
+from cinediff.cli.main import app
+from cinediff.pipelines import GenerationConfig, export_model, generate_videos, load_model
+from cinediff.training.checkpoint import CheckpointError
+from cinediff.training.config import load_config
+from cinediff.training.trainer import train
+
+TINY_FIT = ("model.backbone_args={{in_channels={c}, out_channels={c}, dim=32, latent_dim=32, num_latents=4, num_blocks=1, "
+            "self_attn_layers_per_block=1, dim_head=16, base_frames=4, base_size=[{s}, {s}], frames_per_group=2, "
+            "time_embed_dim=32, patch_size=[1, {p}, {p}]}}")
+
+
+def tiny_run(out_dir, channels=3, size=16, patch=4, *extra):
+    return load_config(None, [
+        "model.backbone=fit", TINY_FIT.format(c=channels, s=size, p=patch), "data.dataset=moving-shapes",
+        "data.args={frames=4, height=16, width=16, length=64}", "data.batch_size=2", "train.steps=2",
+        "train.precision=fp32", f"train.out_dir='{out_dir}'", "train.sample_every=2", "train.sample_steps=2",
+        "train.sample_prompts=['a red circle moving left']", *extra])
+
+
+@pytest.fixture(scope="module")
+def pixel_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pixel")
+    run = train(tiny_run(root / "run"))
+    assert (run / "samples" / "step_0000002.mp4").is_file() and (run / "samples" / "step_0000002.gif").is_file()
+    return export_model(run, root / "export")
+
+
+def test_same_seed_same_video_whatever_the_batch(pixel_model):
+    loaded = load_model(pixel_model)
+    assert loaded.shape == (3, 4, 16, 16)
+    cfg = GenerationConfig(steps=3, noise_prior="mixed")
+    batch = generate_videos(loaded.denoiser, loaded.text_encoder, ["a red circle moving left", "a blue square growing"],
+                            loaded.shape, [5, 6], cfg)
+    alone = generate_videos(loaded.denoiser, loaded.text_encoder, ["a blue square growing"], loaded.shape, [6], cfg)
+    assert batch.shape == (2, 3, 4, 16, 16) and batch.abs().max() <= 1
+    torch.testing.assert_close(batch[1:], alone, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="non-empty"):
+        generate_videos(loaded.denoiser, loaded.text_encoder, [""], loaded.shape, [0], cfg)
+
+
+def test_generate_cli_writes_mp4_gif_and_sidecar(pixel_model, tmp_path):
+    out = tmp_path / "clip.mp4"
+    result = CliRunner().invoke(app, ["generate", "a red circle moving left", "-o", str(out), "--model", str(pixel_model),
+                                      "--steps", "2", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "clip.json").read_text())
+    assert out.is_file() and (tmp_path / "clip.gif").is_file()
+    assert meta["prompt"] == "a red circle moving left" and meta["seeds"] == [7] and meta["generation"]["steps"] == 2
+    bad = CliRunner().invoke(app, ["generate", "   ", "-o", str(out), "--model", str(pixel_model)])
+    assert bad.exit_code != 0 and "non-empty" in bad.output
+
+
+def test_missing_or_corrupt_model_is_a_clear_error(pixel_model, tmp_path):
+    with pytest.raises(CheckpointError, match="not an exported cinediff model"):
+        load_model(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((pixel_model / "config.json").read_text())
+    (broken / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_model(broken)
+
+
+def test_latent_model_trains_exports_and_decodes(tmp_path):
+    vae = build_autoencoder("vae", block_channels=[16, 32], layers_per_block=1, norm_groups=8)
+    vae.save_pretrained(tmp_path / "vae")
+    run = train(tiny_run(tmp_path / "run", 4, 8, 2, f"model.autoencoder='{tmp_path / 'vae'}'"))
+    loaded = load_model(export_model(run, tmp_path / "export"))
+    assert loaded.shape == (4, 4, 8, 8) and loaded.autoencoder is not None
+    video = generate_videos(loaded.denoiser, loaded.text_encoder, ["a green square"], loaded.shape, [0],
+                            GenerationConfig(steps=2), autoencoder=loaded.autoencoder)
+    assert video.shape == (1, 3, 4, 16, 16)
