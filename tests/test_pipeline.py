@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from cinediff.autoencoders import build_autoencoder
 from cinediff.cli.main import app
 from cinediff.pipelines import GenerationConfig, export_model, generate_videos, load_model
-from cinediff.training.checkpoint import CheckpointError
+from cinediff.weights import CheckpointError
 from cinediff.training.config import load_config
 from cinediff.training.trainer import train
 

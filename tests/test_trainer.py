@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from cinediff.training.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_tensors, save_checkpoint
+from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from cinediff.weights import CheckpointError, load_tensors
 from cinediff.training.config import OptimConfig, load_config
 from cinediff.training.trainer import TrainingDiverged, lr_at, train
 
@@ -155,7 +156,7 @@ def test_checkpoints_are_atomic_and_errors_are_clear(tmp_path):
     (tmp_path / "step_0000009" / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupt"):
         load_checkpoint(tmp_path / "step_0000009")
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         load_tensors(tmp_path / "nope.safetensors")
     with pytest.raises(CheckpointError, match="not a cinediff checkpoint"):
         load_checkpoint(tmp_path)
@@ -171,3 +172,13 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(None, ["train.stepz=3"])
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("name", sorted(__import__("cinediff.training.config", fromlist=["x"]).packaged_configs()))
+def test_packaged_recipes_load_and_build(name):
+    from cinediff.training.tasks import build_task
+
+    cfg = load_config(name, ["model.autoencoder=''", "model.init_from=''", "model.text_encoder=''"])
+    with torch.device("meta"):
+        task = build_task(cfg.model)
+    assert sum(p.numel() for p in task.parameters()) > 0

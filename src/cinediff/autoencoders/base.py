@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
+
+from cinediff.weights import atomic_write, load_tensors, save_tensors
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -84,10 +84,9 @@ class Autoencoder(nn.Module, ABC):
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (created), atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+        save_tensors(directory / WEIGHTS_NAME, self.state_dict())
         config = {"class": type(self).__name__, "config": asdict(self.config)}
-        _atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
+        atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
         return directory
 
     @classmethod
@@ -95,18 +94,8 @@ class Autoencoder(nn.Module, ABC):
         """Load a folder written by :meth:`save_pretrained`; clear errors for missing or corrupt files."""
         config = cls.config_class(**read_config(Path(directory), cls.config_class, cls.__name__))
         model = cls(config)
-        model.load_state_dict(read_weights(Path(directory) / WEIGHTS_NAME, map_location))
+        model.load_state_dict(load_tensors(Path(directory) / WEIGHTS_NAME, map_location))
         return model
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Run ``write(tmp_path)``, then move the temporary file over ``path`` (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_config(directory: Path, config_class: type, class_name: str) -> dict:
@@ -125,13 +114,3 @@ def read_config(directory: Path, config_class: type, class_name: str) -> dict:
     if unknown := set(config) - known:
         raise ValueError(f"{path}: unknown config keys {sorted(unknown)} for {config_class.__name__}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
-
-
-def read_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """A safetensors state dict, with a clear error when the file is missing or unreadable."""
-    if not path.is_file():
-        raise FileNotFoundError(f"missing weights file {path}")
-    try:
-        return load_file(str(path), device=str(map_location))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(f"corrupt or unreadable weights file {path}: {e}") from e

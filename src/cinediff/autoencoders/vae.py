@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from cinediff.autoencoders.base import Autoencoder, check_divisible, read_weights
+from cinediff.autoencoders.base import Autoencoder, check_divisible
+from cinediff.weights import load_tensors
 from cinediff.autoencoders.diffusers_compat import config_from_diffusers, rename_legacy_keys
 
 
@@ -244,7 +245,7 @@ class FrameVAE(Autoencoder):
         if not (path / "config.json").is_file() and (path / "vae" / "config.json").is_file():
             path = path / "vae"  # a whole pipeline folder
         model = cls(VAEConfig(**{**config_from_diffusers(path), **overrides}))
-        model.load_state_dict(rename_legacy_keys(read_weights(path / "diffusion_pytorch_model.safetensors")))
+        model.load_state_dict(rename_legacy_keys(load_tensors(path / "diffusion_pytorch_model.safetensors")))
         return model
 
 

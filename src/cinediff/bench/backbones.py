@@ -16,8 +16,8 @@ import torch
 from cinediff.backbones import build_backbone
 from cinediff.bench.timing import peak_memory_mb, time_call
 
-UNET = dict(in_channels=4, out_channels=4, block_channels=(128, 256, 256), layers_per_block=2,
-            attention_levels=(False, True, True), heads=8, text_dim=384, norm_groups=32)
+UNET = dict(in_channels=4, out_channels=4, block_channels=(64, 128, 128), layers_per_block=2,
+            attention_levels=(False, True, True), heads=4, text_dim=384, norm_groups=32)
 FIT_BASE = dict(in_channels=4, out_channels=4, patch_size=(1, 4, 4), dim=256, latent_dim=512, num_latents=256,
                 frames_per_group=4, num_blocks=4, self_attn_layers_per_block=4, dim_head=64, text_dim=384,
                 base_frames=16, base_size=(64, 64))

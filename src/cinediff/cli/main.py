@@ -136,7 +136,7 @@ def main() -> None:
     import sys
 
     from cinediff.io import VideoDecodeError
-    from cinediff.training.checkpoint import CheckpointError
+    from cinediff.weights import CheckpointError
 
     try:
         app()

@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from cinediff.autoencoders import load_autoencoder
-from cinediff.training.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, load_tensors
+from cinediff.autoencoders import build_autoencoder, load_autoencoder
+from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint
+from cinediff.weights import CheckpointError, load_tensors
 from cinediff.training.config import ModelConfig, config_from_dict
 from cinediff.training.tasks import build_denoiser, build_text_encoder
 
@@ -48,14 +49,24 @@ def _resolve_checkpoint(path: Path) -> Path:
     return newest
 
 
+def export_autoencoder(weights: dict, run, out_dir: Path) -> Path:
+    """An autoencoder run's weights as a ``save_pretrained`` folder (what ``model.autoencoder`` takes)."""
+    autoencoder = build_autoencoder(run.model.backbone, **run.model.backbone_args)
+    autoencoder.load_state_dict({k.removeprefix("autoencoder."): v for k, v in weights.items()})
+    return autoencoder.save_pretrained(out_dir)
+
+
 def export_model(source: str | Path, out_dir: str | Path, generation: dict | None = None) -> Path:
-    """Write the denoiser of a run (EMA weights when present) as an exported model folder."""
+    """Write a run's model (EMA weights when present) as an exported folder: a text-to-video
+    denoiser for ``load_model`` / ``cinediff generate``, or an autoencoder for ``load_autoencoder``."""
     from cinediff.data import build_dataset
 
     ckpt_path = _resolve_checkpoint(Path(source))
     ckpt = load_checkpoint(ckpt_path)
     run = config_from_dict(ckpt["state"]["config"])
     weights = ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"]
+    if run.model.task == "autoencoder":
+        return export_autoencoder(weights, run, Path(out_dir))
     denoiser = {k[len(DENOISER_PREFIX):]: v.contiguous() for k, v in weights.items() if k.startswith(DENOISER_PREFIX)}
     if not denoiser:
         raise CheckpointError(f"{ckpt_path} holds no denoiser weights (is it an autoencoder run?)")

@@ -19,14 +19,11 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
 
 STEP_PREFIX = "step_"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing or cannot be read."""
 
 
 def flatten_optimizer_state(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -59,17 +56,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    with open(path, "w") as f:
-        json.dump(payload, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
-    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(tensors, path, metadata={k: json.dumps(v) for k, v in (metadata or {}).items()})
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1)))
 
 
 def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: dict,
@@ -81,11 +68,11 @@ def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: 
     tmp = root / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    _save_tensors(tmp / "model.safetensors", model)
+    save_tensors(tmp / "model.safetensors", model)
     if ema is not None:
-        _save_tensors(tmp / "ema.safetensors", ema)
+        save_tensors(tmp / "ema.safetensors", ema)
     opt_tensors, opt_meta = flatten_optimizer_state(optimizer)
-    _save_tensors(tmp / "optimizer.safetensors", opt_tensors, {"optimizer": opt_meta})
+    save_tensors(tmp / "optimizer.safetensors", opt_tensors, {"optimizer": opt_meta})
     _write_json(tmp / "state.json", {"step": step, **state})
     _fsync_dir(tmp)
     if final.exists():  # re-saving the same step (e.g. a resumed run): replace it
@@ -110,17 +97,6 @@ def latest_checkpoint(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file with a clear error when it is missing or corrupt."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint file {path} does not exist")
-    try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"checkpoint file {path} is corrupt or not safetensors: {err}") from err
-
-
 def load_checkpoint(path: Path) -> dict:
     """Everything :func:`save_checkpoint` wrote: ``model``, ``ema`` (or None), ``optimizer``, ``state``."""
     path = Path(path)
@@ -132,8 +108,6 @@ def load_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"{path / 'state.json'} is corrupt: {err}") from err
     opt_file = path / "optimizer.safetensors"
     opt_tensors = load_tensors(opt_file)
-    from safetensors import safe_open
-
     with safe_open(opt_file, "pt") as f:
         opt_meta = json.loads(f.metadata()["optimizer"])
     ema_file = path / "ema.safetensors"

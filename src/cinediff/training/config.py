@@ -108,13 +108,24 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     return values
 
 
+def packaged_configs() -> dict[str, Path]:
+    """The recipes shipped in ``cinediff/configs`` by name (``default``, ``latent-shift-video``, ...)."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("cinediff") / "configs"))
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """Read a TOML run file (or the defaults when ``path`` is None) and apply overrides."""
+    """Read a TOML run file — a path, or the name of a packaged recipe — (or the defaults when
+    ``path`` is None) and apply overrides."""
     values: dict = {}
     if path is not None:
         path = Path(path)
+        if not path.is_file() and str(path) in packaged_configs():
+            path = packaged_configs()[str(path)]
         if not path.is_file():
-            raise FileNotFoundError(f"run config {path} does not exist")
+            raise FileNotFoundError(f"run config {path} does not exist (packaged recipes: {sorted(packaged_configs())})")
         values = tomllib.loads(path.read_text())
     return config_from_dict(apply_overrides(values, overrides or []))
 
