@@ -69,7 +69,7 @@ def generate(
 
     from cinediff.io import make_grid, write_video
     from cinediff.pipelines import GenerationConfig, generate_videos, load_model
-    from cinediff.runtime import autocast, default_device
+    from cinediff.runtime import autocast, bf16_is_fast, default_device
     from cinediff.text import check_prompt
 
     try:
@@ -82,7 +82,7 @@ def generate(
     overrides = {"steps": steps, "guidance": guidance, "sampler": sampler, "negative_prompt": negative or None}
     config = dataclasses.replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
     seeds = list(range(seed, seed + num))
-    with autocast(dev, enabled=dev.startswith("cuda")):
+    with autocast(dev, enabled=bf16_is_fast(dev)):
         videos = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt] * num, loaded.shape, seeds, config, dev,
                                  autoencoder=loaded.autoencoder)
     video = make_grid(videos.float().cpu()) if num > 1 else videos[0].float().cpu()

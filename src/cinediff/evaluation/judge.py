@@ -8,12 +8,20 @@ Measurements on a video (C, T, H, W) in [-1, 1], in 0..255 RGB units:
    from the background belongs to the palette color whose line background -> color passes
    closest (anti-aliased or blurred edges are blends on that line, so they keep the
    object's color instead of snapping to a darker palette entry);
-3. coverage alpha of each labelled pixel: its position on that line, in [0, 1];
-4. objects: palette colors covering at least ``MIN_OBJECT`` of the frame on average; each
-   prompt object is matched to its own color if present, else to the largest unclaimed one;
-5. per object, from its alpha: the centroid and area in every frame (a straight line
-   fitted over time gives the displacement and the end/start area ratio -> motion), and
-   the fill ratio area / bounding box (circle pi/4, square 1, triangle 1/2 -> shape).
+3. objects: palette colors covering at least ``MIN_OBJECT`` of the frame on average with
+   the pixels connected to a solid one (alpha > ``SOLID``); each prompt object is matched
+   to its own color if present, else to the largest unclaimed one;
+4. coverage alpha of each pixel labelled with an object's color: its position on the line
+   (not clamped, so that noise averages out in sums; clamped to [0, 1] for maxima);
+5. motion: centroid and area of alpha in every frame; a straight line fitted over time
+   gives the displacement and the end/start area ratio (growing/shrinking, else the
+   dominant direction of the displacement);
+6. shape, from normalised central moments of alpha (sums, so noise averages out, and
+   nearly unchanged by blur): an upright triangle has vertical skewness m03 / m02^1.5 =
+   -2 sqrt(2) / 5 = -0.57, circles and squares 0; then m22 / (m20 m02) is 1 for a square
+   (x and y independent, also after any separable blur) and 2/3 for a disc. The fill ratio
+   area / bounding box (circle pi/4, square 1, triangle 1/2) is reported too, but blur
+   raises a triangle's towards a circle's and noise lowers a square's, so it only informs.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ from cinediff.data.captions import parse_caption
 ATTRIBUTES = ("color", "shape", "motion", "count")
 FOREGROUND = 40.0  # distance to the background (0..255 RGB, after 3x3 smoothing) of object pixels
 MIN_OBJECT = 0.004  # mean fraction of the frame a color must cover to count as an object
-FILL = {"triangle": 0.5, "circle": math.pi / 4, "square": 1.0}  # area / bounding box of each shape
+SOLID = 0.6  # smoothed alpha of the pixels an object's mask must connect to
+TRIANGLE_SKEW = 0.28  # |vertical skewness| above which a shape is a triangle (half of its 0.57)
+SQUARE_M22 = 0.82  # m22 / (m20 m02) above which a non-triangle is a square (1), not a disc (2/3)
 SCALE_RATIO = 1.5  # end/start area ratio beyond which an object grows or shrinks ...
 SCALE_SHIFT = 0.35  # ... if its centroid moves less than this times sqrt(its largest area)
 STATIC_SHIFT = 0.05  # displacement below this fraction of the frame size: "static"
@@ -60,11 +70,11 @@ def smooth(rgb: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
 
 
-def color_labels(rgb: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """Palette index (T, H, W) of every pixel, -1 for background, from smoothed pixels."""
-    q = (smooth(rgb) - background[:, None, None]).permute(0, 2, 3, 1)  # (T, H, W, 3)
-    foreground = q.norm(dim=-1) > FOREGROUND
-    q = q[foreground]  # (n, 3)
+def color_labels(smoothed: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Palette index (T, H, W) of every pixel of ``smoothed`` (T, 3, H, W), -1 for background."""
+    q = smoothed - background[:, None, None]  # (T, 3, H, W)
+    foreground = (q * q).sum(1) > FOREGROUND**2  # (T, H, W)
+    q = q.permute(0, 2, 3, 1)[foreground]  # (n, 3)
     lines = _PALETTE - background  # (K, 3)
     norm2 = (lines * lines).sum(1)  # (K,)
     dot = q @ lines.T  # (n, K)
@@ -76,16 +86,34 @@ def color_labels(rgb: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
 
 
 def coverage(rgb: torch.Tensor, background: torch.Tensor, color: int, mask: torch.Tensor) -> torch.Tensor:
-    """Alpha (T, H, W) in [0, 1] of palette ``color`` over the background, 0 outside ``mask``."""
+    """Alpha (T, H, W) of palette ``color`` over the background (not clamped), 0 outside ``mask``."""
     line = _PALETTE[color] - background
-    alpha = torch.einsum("tchw,c->thw", rgb - background[:, None, None], line) / line.dot(line)
-    return alpha.clamp(0, 1) * mask
+    return torch.einsum("tchw,c->thw", rgb - background[:, None, None], line) / line.dot(line) * mask
 
 
-def detect_colors(labels: torch.Tensor) -> list[int]:
-    """Palette indices covering >= ``MIN_OBJECT`` of the frame on average, largest first."""
-    counts = torch.bincount(labels[labels >= 0], minlength=len(_NAMES)).float() / labels.numel()
-    return [int(k) for k in counts.argsort(descending=True) if counts[k] >= MIN_OBJECT]
+def grow_within(seed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The pixels of ``mask`` (T, H, W) connected (8-neighbours, per frame) to ``seed``."""
+    region = seed & mask
+    while True:
+        grown = F.max_pool2d(region[:, None].float(), 3, stride=1, padding=1)[:, 0].bool() & mask
+        if torch.equal(grown, region):
+            return region
+        region = grown
+
+
+def object_masks(labels: torch.Tensor, smoothed: torch.Tensor, background: torch.Tensor) -> dict[int, torch.Tensor]:
+    """{palette index: mask (T, H, W)} of the colors covering >= ``MIN_OBJECT`` of the frame on
+    average, largest first. A mask keeps only pixels connected to a solid one (smoothed alpha
+    > ``SOLID``): blurred, noisy edges of one object can pass for a nearby palette color."""
+    masks = {}
+    for k in labels.unique().tolist():
+        mask = labels == k
+        if k < 0 or mask.float().mean() < MIN_OBJECT:
+            continue
+        mask = grow_within(coverage(smoothed, background, k, mask) > SOLID, mask)
+        if mask.float().mean() >= MIN_OBJECT:
+            masks[k] = mask
+    return dict(sorted(masks.items(), key=lambda item: -int(item[1].sum())))
 
 
 def match_colors(expected: Sequence[str | None], detected: Sequence[int]) -> list[int | None]:
@@ -105,20 +133,49 @@ def match_colors(expected: Sequence[str | None], detected: Sequence[int]) -> lis
 # ---------------------------------------------------------------- one object's alpha -> shape, motion
 
 
-def fill_ratio(alpha: torch.Tensor) -> float:
-    """Median over frames of area / bounding box of ``alpha`` (T, H, W); sub-pixel box
-    sides are sums of the per-column (per-row) maximum coverage."""
+def _large_frames(area: torch.Tensor) -> torch.Tensor:
+    """Frames (bool, (T,)) where the object shows at least half its largest area."""
+    return (area > 1) & (area >= area.max() / 2)
+
+
+def fill_ratio(alpha: torch.Tensor, alpha_smooth: torch.Tensor) -> float:
+    """Median of area / bounding box over the large frames of an object; the area is the sum
+    of ``alpha`` (T, H, W), the box sides sums of the per-column (per-row) maximum of
+    ``alpha_smooth`` clamped to [0, 1] (less noise in the maxima)."""
+    area, clamped = alpha.sum((1, 2)), alpha_smooth.clamp(0, 1)
+    width, height = clamped.amax(1).sum(-1), clamped.amax(2).sum(-1)
+    large = _large_frames(area)
+    return float((area[large] / (width[large] * height[large])).median()) if large.any() else float("nan")
+
+
+def shape_moments(alpha: torch.Tensor) -> dict[str, float]:
+    """Medians over the large frames of ``alpha`` (T, H, W) of two normalised central moments:
+    ``skew`` = m03 / m02^1.5 and ``m22`` = m22 / (m20 m02)."""
+    _, h, w = alpha.shape
     area = alpha.sum((1, 2))
-    width, height = alpha.amax(1).sum(-1), alpha.amax(2).sum(-1)
-    seen = area > 1
-    return float((area[seen] / (width[seen] * height[seen])).median()) if seen.any() else float("nan")
+    large = _large_frames(area)
+    if not large.any():
+        return {"skew": float("nan"), "m22": float("nan")}
+    a, area = alpha[large], area[large, None, None]
+    x, y = torch.arange(w) + 0.5, (torch.arange(h) + 0.5)[:, None]
+    x = x - (a * x).sum((1, 2), keepdim=True) / area  # (n, 1, W) centred on each frame's centroid
+    y = y - (a * y).sum((1, 2), keepdim=True) / area  # (n, H, 1)
+
+    def moment(p: int, q: int) -> torch.Tensor:
+        return (a * x**p * y**q).sum((1, 2)) / area[:, 0, 0]
+
+    m20, m02 = moment(2, 0).clamp(min=1e-6), moment(0, 2).clamp(min=1e-6)
+    return {"skew": float((moment(0, 3) / m02**1.5).median()),
+            "m22": float((moment(2, 2) / (m20 * m02)).median())}
 
 
-def classify_shape(fill: float) -> str | None:
-    """The shape whose fill ratio is nearest to ``fill`` (in log scale)."""
-    if not math.isfinite(fill):
+def classify_shape(skew: float, m22: float) -> str | None:
+    """triangle if ``|skew|`` > ``TRIANGLE_SKEW``, else square if ``m22`` > ``SQUARE_M22``, else circle."""
+    if not (math.isfinite(skew) and math.isfinite(m22)):
         return None
-    return min(FILL, key=lambda s: abs(math.log(fill / FILL[s])))
+    if abs(skew) > TRIANGLE_SKEW:
+        return "triangle"
+    return "square" if m22 > SQUARE_M22 else "circle"
 
 
 def fit_track(alpha: torch.Tensor) -> dict | None:
@@ -165,37 +222,40 @@ def _verdict(predicted: list, expected: list) -> dict:
     return {"predicted": predicted, "expected": expected, "correct": correct}
 
 
+def measure_object(rgb: torch.Tensor, smoothed: torch.Tensor, background: torch.Tensor,
+                   color: int, mask: torch.Tensor) -> dict:
+    """Fill ratio, shape moments and fitted track of the object of palette ``color``."""
+    alpha = coverage(rgb, background, color, mask)
+    fill = fill_ratio(alpha, coverage(smoothed, background, color, mask))
+    return {"fill": fill, **shape_moments(alpha), "track": fit_track(alpha)}
+
+
 def judge_video(video: torch.Tensor, prompt: str) -> dict:
     """Judge one video (C, T, H, W) in [-1, 1] against a moving-shapes prompt.
 
     Returns ``{attribute: {"predicted": [...], "expected": [...], "correct": bool | None}}``
     for color, shape and motion (one entry per prompt object, in prompt order; ``correct``
     is None when the prompt names the attribute for no object) and count (numbers of
-    objects), plus ``"measured"``: per object the fill ratio and the fitted track.
+    objects), plus ``"measured"``: per object the fill ratio, moments and fitted track.
     """
     objects = parse_caption(prompt).get("objects")
     if not objects:
         raise ValueError(f"not a moving-shapes prompt: {prompt!r}")
     rgb = to_rgb(video)
     background = estimate_background(rgb)
-    labels = color_labels(rgb, background)
-    detected = detect_colors(labels)
-    matched = match_colors([o.get("color") for o in objects], detected)
+    smoothed = smooth(rgb)
+    labels = color_labels(smoothed, background)
+    masks = object_masks(labels, smoothed, background)
+    matched = match_colors([o.get("color") for o in objects], list(masks))
+    empty = {"fill": float("nan"), "skew": float("nan"), "m22": float("nan"), "track": None}
+    measured = [measure_object(rgb, smoothed, background, k, masks[k]) if k is not None else empty
+                for k in matched]
     size = min(rgb.shape[-2:])
-    colors, shapes, motions, measured = [], [], [], []
-    for k in matched:
-        alpha = coverage(rgb, background, k, labels == k) if k is not None else None
-        fill = fill_ratio(alpha) if alpha is not None else float("nan")
-        track = fit_track(alpha) if alpha is not None else None
-        colors.append(_NAMES[k] if k is not None else None)
-        shapes.append(classify_shape(fill))
-        motions.append(classify_motion(track, size))
-        measured.append({"fill": fill, "track": track})
     return {
-        "color": _verdict(colors, [o.get("color") for o in objects]),
-        "shape": _verdict(shapes, [o.get("shape") for o in objects]),
-        "motion": _verdict(motions, [o.get("motion") for o in objects]),
-        "count": _verdict([len(detected)], [len(objects)]),
+        "color": _verdict([_NAMES[k] if k is not None else None for k in matched], [o.get("color") for o in objects]),
+        "shape": _verdict([classify_shape(m["skew"], m["m22"]) for m in measured], [o.get("shape") for o in objects]),
+        "motion": _verdict([classify_motion(m["track"], size) for m in measured], [o.get("motion") for o in objects]),
+        "count": _verdict([len(masks)], [len(objects)]),
         "measured": measured,
     }
 

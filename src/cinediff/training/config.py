@@ -54,7 +54,7 @@ class TrainConfig:
     steps: int = 1000
     seed: int = 0
     out_dir: str = "runs/default"
-    precision: str = "bf16"  # bf16 (autocast) | fp32
+    precision: str = "auto"  # auto (bf16 autocast where bf16 is native: CUDA, AVX512-BF16/AMX CPUs) | bf16 | fp32
     compile: bool = False  # torch.compile the backbone
     ema_decay: float = 0.999  # 0 disables EMA
     checkpoint_every: int = 500

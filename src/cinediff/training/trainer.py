@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from cinediff.runtime import autocast, prepare_cpu_math
+from cinediff.runtime import autocast, prepare_cpu_math, use_bf16
 from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from cinediff.training.config import RunConfig, config_to_dict
 from cinediff.data.collate import collate
@@ -76,6 +76,7 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
     device = dist.device
     prepare_cpu_math(device)
     tc, oc = config.train, config.optim
+    bf16 = use_bf16(tc.precision, device)
     oc.total_steps = tc.steps  # for the cosine schedule
     run_dir = Path(tc.out_dir)
     ckpt_dir = run_dir / "checkpoints"
@@ -132,7 +133,7 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
                 batch = as_image_batch(batch, generators)
             batch = to_device(batch, device)
             sync = micro == oc.grad_accum - 1 or not dist.enabled or tc.distributed != "ddp"
-            with (model.no_sync() if not sync else _nullcontext()), autocast(device, tc.precision == "bf16"):
+            with (model.no_sync() if not sync else _nullcontext()), autocast(device, bf16):
                 loss, logs = model(batch, generators)
                 loss = loss.float().mean() / oc.grad_accum
             loss.backward()
@@ -221,7 +222,7 @@ def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> 
     prompts = list(config.train.sample_prompts)
     shape = tuple(task.encode(dataset[0]["video"][None].to(device)).shape[1:])
     gen = GenerationConfig(steps=config.train.sample_steps)
-    with autocast(device, config.train.precision == "bf16"):
+    with autocast(device, use_bf16(config.train.precision, device)):
         videos = generate_videos(sampler_task.denoiser, task.text.module, prompts, shape, list(range(len(prompts))),
                                  gen, device, disable_progress=True, autoencoder=task.autoencoder.module)
     from cinediff.io import make_grid
