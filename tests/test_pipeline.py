@@ -79,3 +79,12 @@ def test_latent_model_trains_exports_and_decodes(tmp_path):
     video = generate_videos(loaded.denoiser, loaded.text_encoder, ["a green square"], loaded.shape, [0],
                             GenerationConfig(steps=2), autoencoder=loaded.autoencoder)
     assert video.shape == (1, 3, 4, 16, 16)
+
+
+def test_eval_command_writes_report(pixel_model, tmp_path):
+    result = CliRunner().invoke(app, ["eval", str(pixel_model), "--num", "3", "--steps", "2", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())["metrics"]
+    assert metrics["num_videos"] == 3 and 0 <= metrics["accuracy_all"] <= 1
+    assert (tmp_path / "r" / "index.html").read_text().count("<figure>") == 3
+    assert (tmp_path / "r" / "sample_002.gif").is_file()

@@ -15,6 +15,7 @@ import torch
 
 from cinediff.backbones import build_backbone
 from cinediff.bench.timing import peak_memory_mb, time_call
+from cinediff.runtime import bf16_is_fast, prepare_cpu_math
 
 UNET = dict(in_channels=4, out_channels=4, block_channels=(64, 128, 128), layers_per_block=2,
             attention_levels=(False, True, True), heads=4, text_dim=384, norm_groups=32)
@@ -49,9 +50,11 @@ def matched_fit_args(target: int, base: dict) -> dict:
     return min(candidates, key=lambda c: c[0])[1]
 
 
-def _measure(name: str, args: dict, shape: tuple, precision: str, device: str, repeats: int, queue) -> None:
+def _measure(name: str, args: dict, shape: tuple, precision: str, device: str, repeats: int, threads, queue) -> None:
     """Child process: forward+backward and forward timings, peak memory."""
-    torch.set_flush_denormal(True)
+    prepare_cpu_math(device)
+    if threads:
+        torch.set_num_threads(threads)
     device = torch.device(device)
     model = build_backbone(name.split("-")[0], **args).to(device)
     x = torch.randn(shape, device=device)
@@ -78,11 +81,11 @@ def _measure(name: str, args: dict, shape: tuple, precision: str, device: str, r
     queue.put(row)
 
 
-def measure(name: str, args: dict, shape: tuple, precision: str, device: str, repeats: int) -> dict:
+def measure(name: str, args: dict, shape: tuple, precision: str, device: str, repeats: int, threads=None) -> dict:
     """Run :func:`_measure` in a fresh process so the peak memory is this model's alone."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(name, args, shape, precision, device, repeats, queue))
+    proc = ctx.Process(target=_measure, args=(name, args, shape, precision, device, repeats, threads, queue))
     proc.start()
     row = queue.get()
     proc.join()
@@ -90,8 +93,10 @@ def measure(name: str, args: dict, shape: tuple, precision: str, device: str, re
 
 
 def run(quick: bool = False, frames: int = 16, size: int = 64, batch: int = 1, repeats: int = 3,
-        device: str | None = None, precisions: tuple[str, ...] = ("fp32", "bf16")) -> dict:
+        device: str | None = None, precisions: tuple[str, ...] | None = None, threads: int | None = None) -> dict:
+    """``precisions`` default: fp32, plus bf16 autocast where bf16 is native (CUDA, AVX512-BF16/AMX)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    precisions = precisions or (("fp32", "bf16") if bf16_is_fast(device) else ("fp32",))
     unet, fit_base = (QUICK_UNET, QUICK_FIT) if quick else (UNET, FIT_BASE)
     if quick:
         frames, size = 4, 16
@@ -100,7 +105,11 @@ def run(quick: bool = False, frames: int = 16, size: int = 64, batch: int = 1, r
     fit = matched_fit_args(image_params, {**fit_base, "base_frames": frames, "base_size": (size, size)})
     models = {"unet-none": dict(unet, temporal="none"), "unet-shift": dict(unet, temporal="shift"),
               "unet-attention": dict(unet, temporal="attention"), "fit": fit}
-    rows = [measure(name, args, shape, p, device, repeats) for p in precisions for name, args in models.items()]
+    rows = []
+    for precision in precisions:
+        for name, args in models.items():
+            rows.append(measure(name, args, shape, precision, device, repeats, threads))
+            print(f"  measured {name} {precision}: {rows[-1]}", flush=True)
     return {"rows": rows, "ratios": ratios(rows), "input": {"shape": list(shape), "space": "latent (4 channels)"},
             "configs": models}
 

@@ -7,7 +7,7 @@ import torch
 
 from cinediff.bench.timing import count_flops, matmul_peak_flops, time_call
 from cinediff.noise import noise_prior
-from cinediff.runtime import default_device, prepare_cpu_math
+from cinediff.runtime import bf16_is_fast, default_device, prepare_cpu_math
 from cinediff.training.config import ModelConfig
 from cinediff.training.tasks import DiffusionTask
 
@@ -20,8 +20,9 @@ MODELS = {
 
 
 def run(quick: bool = False, batch: int = 4, frames: int = 16, size: int = 64, repeats: int = 3,
-        precisions: tuple[str, ...] = ("fp32", "bf16")) -> dict:
+        precisions: tuple[str, ...] | None = None) -> dict:
     device = default_device()
+    precisions = precisions or (("fp32", "bf16") if bf16_is_fast(device) else ("fp32",))
     prepare_cpu_math(device)
     if quick:
         batch, frames, size = 2, 4, 16

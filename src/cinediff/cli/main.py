@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -105,11 +106,33 @@ def export(
     typer.echo(f"exported to {export_model(run, out)}")
 
 
+@app.command("eval")
+def evaluate(
+    model: str = typer.Argument(None, help="Exported model folder (default: the shipped model)."),
+    prompts: str = typer.Option("builtin", "--prompts", help="builtin | builtin-heldout | a file with one prompt per line."),
+    num: int = typer.Option(32, "--num", help="Videos to generate and score."),
+    out: str = typer.Option("report", "-o", "--out", help="Report folder (index.html, metrics.json, GIFs)."),
+    seed: int = typer.Option(0, "--seed"),
+    steps: int = typer.Option(None, "--steps", help="Sampler steps (default: the model's)."),
+) -> None:
+    """Generate for a prompt set, score alignment (judge), temporal consistency and flicker; write a report."""
+    from cinediff.evaluation.report import evaluate as run_evaluation
+    from cinediff.evaluation.report import read_prompts
+    from cinediff.runtime import default_device
+
+    generation = {"steps": steps} if steps else {}
+    metrics = run_evaluation(model, read_prompts(prompts, num), Path(out), seed, generation=generation,
+                             device=str(default_device()))
+    typer.echo(json.dumps(metrics, indent=1))
+    typer.echo(f"report: {Path(out) / 'index.html'}")
+
+
 @app.command()
 def bench(
     suite: str = typer.Argument(..., help="backbones | train | noise"),
     json_path: str = typer.Option(None, "--json", help="Write the results here as JSON."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes: checks the suite runs, figures mean little."),
+    options: list[str] = typer.Option([], "--set", help="Suite option, e.g. --set threads=1 --set size=32 (repeatable)."),
 ) -> None:
     """Measure an efficiency claim as ratios side by side in one run; prints a table."""
     from rich.console import Console
@@ -117,7 +140,9 @@ def bench(
 
     from cinediff.bench import run_suite
 
-    result = run_suite(suite, json_path, quick=quick)
+    from cinediff.training.config import apply_overrides
+
+    result = run_suite(suite, json_path, quick=quick, **apply_overrides({}, options))
     console = Console()
     rows = result["rows"]
     table = Table(title=f"bench {suite} — {result['machine']['device']}, torch {result['machine']['torch']}")
