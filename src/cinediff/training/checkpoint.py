@@ -27,7 +27,8 @@ STEP_PREFIX = "step_"
 
 
 def flatten_optimizer_state(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
-    """``optimizer.state_dict()`` → (tensors keyed ``"<param>.<name>"``, JSON-able rest)."""
+    """An optimizer state dict → (tensors keyed ``"<param>.<slot>"``, JSON-able rest); params are
+    ids or dotted parameter names, slots (``exp_avg``, ``step``) have no dots."""
     tensors, scalars = {}, {}
     for param_id, slots in state["state"].items():
         for name, value in slots.items():
@@ -42,8 +43,8 @@ def unflatten_optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> d
     """Inverse of :func:`flatten_optimizer_state`."""
     state: dict[int, dict] = {}
     for key, value in [*tensors.items(), *meta["scalars"].items()]:
-        param_id, name = key.split(".", 1)
-        state.setdefault(int(param_id), {})[name] = value
+        param, slot = key.rsplit(".", 1)
+        state.setdefault(int(param) if param.isdigit() else param, {})[slot] = value
     return {"state": state, "param_groups": meta["param_groups"]}
 
 

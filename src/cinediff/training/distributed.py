@@ -79,3 +79,31 @@ def check_replicas_in_sync(module: nn.Module) -> None:
     dist.all_gather(gathered, checksum)
     if any(not torch.equal(g, gathered[0]) for g in gathered):
         raise RuntimeError(f"replicas diverged: weight checksums per rank {[g.item() for g in gathered]}")
+
+
+# Full (unsharded) states, the same calls with or without FSDP: torch.distributed.checkpoint's
+# state-dict API gathers shards (a collective: every rank calls it) and keys optimizer state
+# by parameter name, so checkpoints do not depend on the world size or the wrapping.
+def _full_options():
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, cpu_offload=dist.is_initialized())
+
+
+def full_model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    return get_model_state_dict(model, options=_full_options())
+
+
+def full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    return get_optimizer_state_dict(model, optimizer, options=_full_options())
+
+
+def set_full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    # strict=False: parameters that never received a gradient (unused branches) have no state yet.
+    set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True, strict=False))

@@ -38,6 +38,22 @@ class EMA:
             raise KeyError(f"EMA state lacks {sorted(missing)[:5]}")
         self.shadow = {k: state[k].clone().float() for k in self.shadow}
 
+    def shard_like(self, model: nn.Module) -> None:
+        """After FSDP wrapping: split each average like the model's (DTensor) weight, so every
+        rank averages its own shard."""
+        from torch.distributed.tensor import DTensor, distribute_tensor
+
+        for name, value in model.state_dict().items():
+            if isinstance(value, DTensor) and not isinstance(self.shadow[name], DTensor):
+                self.shadow[name] = distribute_tensor(self.shadow[name].to(value.device), value.device_mesh,
+                                                      value.placements)
+
+    def full_state_dict(self) -> dict[str, torch.Tensor]:
+        """The averages as whole tensors (gathers FSDP shards: every rank must call it)."""
+        from torch.distributed.tensor import DTensor
+
+        return {k: v.full_tensor() if isinstance(v, DTensor) else v for k, v in self.shadow.items()}
+
     def copy_to(self, model: nn.Module) -> None:
         """Load the averaged weights into ``model`` (e.g. a copy used for sampling)."""
         model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in self.shadow.items()})

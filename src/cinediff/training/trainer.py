@@ -23,7 +23,9 @@ from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, sav
 from cinediff.training.config import RunConfig, config_to_dict
 from cinediff.data.collate import collate
 from cinediff.training.data import PositionedDataset, StepBatchSampler, position_generators, position_seed
-from cinediff.training.distributed import check_replicas_in_sync, mean_across_ranks, setup_distributed, teardown_distributed, wrap_model
+from cinediff.training.distributed import (check_replicas_in_sync, full_model_state, full_optimizer_state,
+                                           mean_across_ranks, set_full_optimizer_state, setup_distributed,
+                                           teardown_distributed, wrap_model)
 from cinediff.training.ema import EMA
 from cinediff.training.tasks import build_task
 
@@ -89,22 +91,25 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
     if config.model.init_from:
         init_weights(task, Path(config.model.init_from), verbose=dist.is_main)
     ema = EMA(task, tc.ema_decay) if tc.ema_decay > 0 else None
-    params = [p for p in task.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=oc.lr, betas=oc.betas, weight_decay=oc.weight_decay)
 
-    # Phase: resume ---------------------------------------------------------------------
+    # Phase: resume (full weights into the unwrapped model; FSDP shards them when wrapping) --
     start_step, counters = 0, {"nonfinite_skipped": 0}
     latest = latest_checkpoint(ckpt_dir)
-    if latest is not None:
-        ckpt = load_checkpoint(latest)
+    ckpt = load_checkpoint(latest) if latest is not None else None
+    if ckpt is not None:
         task.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
         if ema is not None and ckpt["ema"] is not None:
             ema.load_state_dict(ckpt["ema"])
         start_step, counters = ckpt["state"]["step"], ckpt["state"]["counters"]
         if dist.is_main:
             log.info("resumed from %s at step %d", latest, start_step)
     model = wrap_model(task, dist, tc.distributed)
+    if ema is not None:
+        ema.shard_like(task)  # FSDP: average the local shards only
+    params = [p for p in task.parameters() if p.requires_grad]  # after wrapping: FSDP replaces parameters
+    optimizer = torch.optim.AdamW(params, lr=oc.lr, betas=oc.betas, weight_decay=oc.weight_decay)
+    if ckpt is not None:
+        set_full_optimizer_state(task, optimizer, ckpt["optimizer"])
     if tc.compile:
         model = torch.compile(model)
 
@@ -176,7 +181,8 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
                     writer.add_scalar(f"train/{key}", value, done)
         if done % tc.checkpoint_every == 0 or done == tc.steps:
             _checkpoint(ckpt_dir, done, task, optimizer, ema, counters, config, dist, tc.keep_last)
-        if dist.is_main and tc.sample_every and done % tc.sample_every == 0:
+        sharded = dist.enabled and tc.distributed == "fsdp"  # rank 0 alone cannot run a sharded model
+        if dist.is_main and tc.sample_every and done % tc.sample_every == 0 and not sharded:
             write_samples(task, ema, config, dataset, run_dir / "samples" / f"step_{done:07d}.mp4", device)
     bar.close()
     if metrics_file is not None:
@@ -200,10 +206,12 @@ def init_weights(task, checkpoint: Path, verbose: bool = True) -> None:
 
 
 def _checkpoint(ckpt_dir, step, task, optimizer, ema, counters, config, dist, keep_last):
+    """Gather full (unsharded) states on every rank — collective under FSDP — and write on rank 0."""
+    model_state, optim_state = full_model_state(task), full_optimizer_state(task, optimizer)
+    ema_state = ema.full_state_dict() if ema is not None else None
     if dist.is_main:
-        save_checkpoint(ckpt_dir, step, task.state_dict(), optimizer.state_dict(),
-                        {"counters": counters, "config": config_to_dict(config)},
-                        ema.state_dict() if ema is not None else None, keep_last)
+        save_checkpoint(ckpt_dir, step, model_state, optim_state, {"counters": counters, "config": config_to_dict(config)},
+                        ema_state, keep_last)
     if dist.enabled:
         torch.distributed.barrier()
 
