@@ -189,3 +189,27 @@ def test_packaged_recipes_load_and_build(name):
     with torch.device("meta"):
         task = build_task(cfg.model)
     assert sum(p.numel() for p in task.parameters()) > 0
+
+
+TINY_UNET = ("model.backbone_args={{block_channels=[16, 32], attention_levels=[false, true], heads=2, norm_groups=8, "
+             "in_channels=3, out_channels=3, temporal='{temporal}'}}")
+
+
+@pytest.mark.parametrize("temporal", ["shift", "attention"])
+def test_two_stage_image_then_video_recipe(tmp_path, temporal):
+    """Latent-Shift / PYoCo recipe in miniature: image pre-training (T = 1 batches), then video
+    fine-tuning initialised from it; shift adds no weights, attention only temporal ones."""
+    base = ["model.backbone=unet", "model.formulation=vp", "model.text_encoder=''", TINY_DATA, "data.batch_size=2",
+            "train.precision=fp32", "train.steps=2", "optim.warmup_steps=1"]
+    image = train(load_config(None, [*base, TINY_UNET.format(temporal="none"), "data.image_batch_fraction=1.0",
+                                     f"train.out_dir='{tmp_path / 'image'}'"]))
+    video_cfg = load_config(None, [*base, TINY_UNET.format(temporal=temporal), f"model.init_from='{image}'",
+                                   "model.noise_prior=mixed", f"train.out_dir='{tmp_path / 'video'}'", "train.steps=1",
+                                   "optim.lr=0"])  # lr 0: the video run's weights stay those it started from
+    video = train(video_cfg)
+    start = load_checkpoint(latest_checkpoint(image / "checkpoints"))["ema"]
+    after = load_checkpoint(latest_checkpoint(video / "checkpoints"))["model"]
+    new = sorted(set(after) - set(start))
+    assert all("temporal" in k for k in new) and (not new if temporal == "shift" else new)
+    for k in start:
+        assert torch.equal(start[k], after[k]), k

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 
 from cinediff.autoencoders import build_autoencoder, load_autoencoder
-from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint
+from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
 from cinediff.weights import CheckpointError, load_tensors
 from cinediff.training.config import ModelConfig, config_from_dict
 from cinediff.training.tasks import build_denoiser, build_text_encoder
@@ -39,16 +39,6 @@ class LoadedModel:
     autoencoder: object = None  # latent models: decodes samples to pixels
 
 
-def _resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint folder, or a run folder (its newest checkpoint)."""
-    if (path / "state.json").is_file():
-        return path
-    newest = latest_checkpoint(path / "checkpoints")
-    if newest is None:
-        raise CheckpointError(f"{path} holds no checkpoint (expected state.json or checkpoints/step_*)")
-    return newest
-
-
 def export_autoencoder(weights: dict, run, out_dir: Path) -> Path:
     """An autoencoder run's weights as a ``save_pretrained`` folder (what ``model.autoencoder`` takes)."""
     autoencoder = build_autoencoder(run.model.backbone, **run.model.backbone_args)
@@ -61,7 +51,7 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
     denoiser for ``load_model`` / ``cinediff generate``, or an autoencoder for ``load_autoencoder``."""
     from cinediff.data import build_dataset
 
-    ckpt_path = _resolve_checkpoint(Path(source))
+    ckpt_path = resolve_checkpoint(source)
     ckpt = load_checkpoint(ckpt_path)
     run = config_from_dict(ckpt["state"]["config"])
     weights = ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"]

@@ -98,6 +98,17 @@ def latest_checkpoint(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, or a run folder's newest checkpoint."""
+    path = Path(path)
+    if (path / "state.json").is_file():
+        return path
+    newest = latest_checkpoint(path / "checkpoints")
+    if newest is None:
+        raise CheckpointError(f"{path} holds no checkpoint (expected state.json or checkpoints/step_*)")
+    return newest
+
+
 def load_checkpoint(path: Path) -> dict:
     """Everything :func:`save_checkpoint` wrote: ``model``, ``ema`` (or None), ``optimizer``, ``state``."""
     path = Path(path)

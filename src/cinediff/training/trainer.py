@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cinediff.runtime import autocast, prepare_cpu_math, use_bf16
-from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
 from cinediff.training.config import RunConfig, config_to_dict
 from cinediff.data.collate import collate
 from cinediff.training.data import PositionedDataset, StepBatchSampler, position_generators, position_seed
@@ -197,7 +197,7 @@ def init_weights(task, checkpoint: Path, verbose: bool = True) -> None:
     """Start from another run's weights (EMA when present): two-stage recipes such as image
     pre-training → video fine-tuning. Layers the checkpoint lacks (new temporal layers) keep
     their initialisation; weights it has that the task lacks are an error."""
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(resolve_checkpoint(checkpoint))
     missing, unexpected = task.load_state_dict(ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"], strict=False)
     if unexpected:
         raise ValueError(f"{checkpoint} has weights this model lacks: {unexpected[:5]}... (different architecture?)")
