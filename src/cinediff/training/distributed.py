@@ -103,7 +103,12 @@ def full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> 
 
 
 def set_full_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load a full optimizer state: keyed by parameter name (what ``full_optimizer_state`` writes),
+    or by parameter index (``optimizer.state_dict()``, written by earlier cinediff versions)."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
+    if all(isinstance(k, int) for k in state["state"]) and not dist.is_initialized():
+        optimizer.load_state_dict(state)
+        return
     # strict=False: parameters that never received a gradient (unused branches) have no state yet.
     set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True, strict=False))
