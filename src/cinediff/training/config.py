@@ -26,6 +26,8 @@ class ModelConfig:
     cond_dropout: float = 0.1  # probability of training a sample on the empty prompt (for CFG)
     init_from: str | None = None  # checkpoint folder whose weights start this run (two-stage recipes)
     autoencoder: str | None = None  # saved autoencoder folder: diffuse in its latent space (latent VDMs)
+    target: str = "video"  # what is generated: video | keyframes-interpolation | super-resolution | cmd-content | cmd-motion
+    target_args: dict = field(default_factory=dict)  # e.g. {stride = 4} or {factor = 4}
 
 
 @dataclass

@@ -18,6 +18,7 @@ from cinediff.diffusion.precond import per_sample_uniform
 from cinediff.noise import noise_prior
 from cinediff.text import load_text_encoder, text_condition
 from cinediff.training.config import ModelConfig
+from cinediff.training.targets import make_target
 
 
 class Frozen:
@@ -66,16 +67,19 @@ class DiffusionTask(nn.Module):
         self.cond_dropout = config.cond_dropout
         self.text = Frozen(text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder))
         self.autoencoder = Frozen(load_autoencoder(config.autoencoder) if config.autoencoder else None)
+        self.target_kind, self.target_args = config.target, dict(config.target_args)
 
     def to(self, *args, **kwargs):
         self.text.to(*args, **kwargs)
         self.autoencoder.to(*args, **kwargs)
         return super().to(*args, **kwargs)
 
-    @torch.no_grad()
+    def target(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Clips (B, C, T, H, W) → (what the denoiser models, its conditioning frames or None)."""
+        return make_target(self.target_kind, video, self.autoencoder.module, **self.target_args)
+
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        """Clips (B, C, T, H, W) → what the denoiser models (latents, or the clips themselves)."""
-        return video if self.autoencoder.module is None else self.autoencoder.module.encode(video)
+        return self.target(video)[0]
 
     def conditioning(self, batch: dict, generators: Sequence[torch.Generator]) -> dict:
         cond = {"fps": batch["fps"]} if "fps" in batch else {}
@@ -87,7 +91,10 @@ class DiffusionTask(nn.Module):
 
     def forward(self, batch: dict, generators: Sequence[torch.Generator]):
         cond = self.conditioning(batch, generators)
-        loss = self.denoiser.training_loss(self.encode(batch["video"]), self.prior, generators, **cond)
+        x0, cond_frames = self.target(batch["video"])
+        if cond_frames is not None:
+            cond["cond_frames"] = cond_frames
+        loss = self.denoiser.training_loss(x0, self.prior, generators, **cond)
         return loss, {}
 
 

@@ -218,8 +218,8 @@ def _checkpoint(ckpt_dir, step, task, optimizer, ema, counters, config, dist, ke
 
 def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> None:
     """Sample the configured prompts with the EMA weights and write mp4 + GIF + JSON sidecar."""
-    if not hasattr(task, "denoiser"):
-        return
+    if not hasattr(task, "denoiser") or task.target_kind != "video":
+        return  # autoencoders and conditional stages (Show-1, CMD) are sampled by their pipelines
     from cinediff.io import write_video
     from cinediff.pipelines import GenerationConfig, generate_videos
 

@@ -1,0 +1,56 @@
+"""What a diffusion model learns to generate, derived from a batch of clips.
+
+``target(video) -> (x0, cond_frames)``: ``x0`` is what the denoiser models and ``cond_frames``
+(or None) extra input channels it is conditioned on (backbone contract). One function per
+component of the multi-stage methods, so every stage trains through the same task:
+
+- ``video``: the clip itself, or its latent under the run's frozen autoencoder (default);
+- ``keyframes-interpolation``: Show-1 stage 2 — the clip, conditioned on its keyframes (every
+  ``stride``-th frame, others zero) plus a mask channel marking the keyframe slots;
+- ``super-resolution``: Show-1 stage 3 — the clip, conditioned on itself downsampled by
+  ``factor`` and upsampled back (bilinear);
+- ``cmd-content`` / ``cmd-motion``: CMD's two generators — the content frame (an image), and
+  the motion latent conditioned on the content frame (frozen CMD autoencoder required).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+
+def keyframe_condition(video: torch.Tensor, stride: int) -> torch.Tensor:
+    """(B, C, T, H, W) → (B, C + 1, T, H, W): frames t ≡ 0 (mod stride) kept, others zero, + mask."""
+    mask = torch.zeros_like(video[:, :1])
+    mask[:, :, ::stride] = 1
+    return torch.cat([video * mask, mask], dim=1)
+
+
+def lowres_condition(video: torch.Tensor, factor: int) -> torch.Tensor:
+    """(B, C, T, H, W) → same shape: the clip at 1/factor resolution, upsampled back (bilinear)."""
+    frames = rearrange(video, "b c t h w -> (b t) c h w")
+    h, w = frames.shape[-2:]
+    if h % factor or w % factor:
+        raise ValueError(f"super-resolution: H×W = {h}×{w} is not divisible by factor {factor}")
+    low = F.interpolate(frames, scale_factor=1 / factor, mode="area")
+    up = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
+    return rearrange(up, "(b t) c h w -> b c t h w", b=video.shape[0])
+
+
+@torch.no_grad()
+def make_target(kind: str, video: torch.Tensor, autoencoder=None, **args) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(x0, cond_frames)`` for the named component (see module docstring)."""
+    if kind == "video":
+        return (video if autoencoder is None else autoencoder.encode(video)), None
+    if kind == "keyframes-interpolation":
+        return video, keyframe_condition(video, args.get("stride", 4))
+    if kind == "super-resolution":
+        return video, lowres_condition(video, args.get("factor", 4))
+    if kind in ("cmd-content", "cmd-motion"):
+        if autoencoder is None or not hasattr(autoencoder, "content_weights"):
+            raise ValueError(f"target {kind!r} needs model.autoencoder = a trained CMD autoencoder folder")
+        content, motion = autoencoder.encode(video)
+        return (content, None) if kind == "cmd-content" else (motion, content)
+    raise ValueError(f"unknown target {kind!r}; choose video, keyframes-interpolation, super-resolution, "
+                     "cmd-content or cmd-motion")
