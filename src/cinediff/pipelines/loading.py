@@ -8,17 +8,15 @@ The default model ships inside the package (``cinediff/assets/default``) so that
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from cinediff.autoencoders import build_autoencoder, load_autoencoder
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
-from cinediff.weights import CheckpointError, load_tensors
+from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
 from cinediff.training.config import ModelConfig, config_from_dict
 from cinediff.training.tasks import build_denoiser, build_text_encoder
 
@@ -72,10 +70,8 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
         model["autoencoder"] = "autoencoder"
     config = {"model": model, "shape": shape, "fps": item.get("fps", 8.0), "data": ckpt["state"]["config"]["data"],
               "step": ckpt["state"]["step"], "generation": generation or {}}
-    tmp = out_dir / f".model.safetensors.tmp-{os.getpid()}"
-    save_file(denoiser, tmp)
-    os.replace(tmp, out_dir / "model.safetensors")
-    (out_dir / "config.json").write_text(json.dumps(config, indent=1))
+    save_tensors(out_dir / "model.safetensors", denoiser)
+    atomic_write(out_dir / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(config, indent=1)))
     return out_dir
 
 

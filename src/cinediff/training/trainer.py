@@ -8,6 +8,7 @@ and every random draw are functions of (seed, step, sample position), not of pro
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -138,7 +139,7 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
                 batch = as_image_batch(batch, generators)
             batch = to_device(batch, device)
             sync = micro == oc.grad_accum - 1 or not dist.enabled or tc.distributed != "ddp"
-            with (model.no_sync() if not sync else _nullcontext()), autocast(device, bf16):
+            with (model.no_sync() if not sync else contextlib.nullcontext()), autocast(device, bf16):
                 loss, logs = model(batch, generators)
                 loss = loss.float().mean() / oc.grad_accum
             loss.backward()
@@ -257,11 +258,3 @@ def _tensorboard(run_dir: Path):
         log.warning("train.tensorboard is on but the tensorboard package is not installed; skipping")
         return None
     return SummaryWriter(run_dir / "tensorboard")
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
