@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from cinediff.data.sharding import epoch_order
+
 
 def position_seed(seed: int, position: int, stream: int = 0) -> int:
     """A well-mixed 63-bit seed for (run seed, stream, position); stream 0 = samples, 1 = steps."""
@@ -37,8 +39,8 @@ class PositionedDataset(Dataset):
         return len(self.dataset)
 
     @lru_cache(maxsize=4)
-    def permutation(self, epoch: int) -> torch.Tensor:
-        return torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
+    def permutation(self, epoch: int):
+        return epoch_order(len(self.dataset), self.seed, epoch)
 
     def index(self, position: int) -> int:
         epoch, offset = divmod(int(position), len(self.dataset))
