@@ -1,10 +1,12 @@
-"""Weight files: safetensors only (never pickle), written atomically, read with clear errors."""
+"""Atomic file writes, and weight files: safetensors only (never pickle), read with clear errors."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -16,19 +18,28 @@ class CheckpointError(ValueError):
     """A checkpoint or weight file is corrupt or is not what it claims to be."""
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
-    """Run ``write(tmp_path)`` then fsync and rename over ``path``: readers see the old file or
-    the complete new one, never a half-written file, even after SIGKILL."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path`` (parent folder created); when the block succeeds
+    fsync it and rename it over ``path``, otherwise delete it. Readers see the old file or the
+    complete new one, never a half-written file, even after SIGKILL."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")  # not mkstemp: keeps umask permissions
     try:
-        write(str(tmp))
+        yield str(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """``write(tmp_path)`` inside :func:`atomic_path`."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> Path:

@@ -17,7 +17,6 @@ import itertools
 import json
 import math
 import os
-import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -29,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from PIL import Image
+
+from cinediff.weights import atomic_path
 
 # suffix -> (container format, encoders in order of preference); all encode yuv420p.
 _CONTAINERS = {
@@ -84,20 +85,6 @@ def make_grid(videos: torch.Tensor | Sequence[torch.Tensor], nrow: int | None = 
     return F.pad(x, (0, padding, 0, padding), value=pad_value)  # bottom/right border
 
 
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temp path next to ``path``; on success move it to ``path``, on error delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"))  # not mkstemp: keeps umask perms
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-
-
 @functools.cache
 def _encoder(suffix: str) -> str:
     """First encoder for ``suffix`` that this PyAV build has; warns on a fallback."""
@@ -121,7 +108,7 @@ def _write_encoded(path: str | os.PathLike, video: torch.Tensor, fps: float, crf
             raise ValueError(f"yuv420p needs an even frame size, got H x W = {h} x {w}; pass pad_to_even=True")
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     codec = _encoder(suffix)
-    with _atomic(path) as tmp, av.open(tmp, "w", format=_CONTAINERS[suffix][0]) as container:
+    with atomic_path(path) as tmp, av.open(tmp, "w", format=_CONTAINERS[suffix][0]) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         if codec in _CRF_CODECS:
@@ -152,7 +139,7 @@ def write_gif(path: str | os.PathLike, video: torch.Tensor, fps: float = 8, loop
     images = [Image.fromarray(f) for f in to_uint8_frames(video)]
     ticks = np.round(np.arange(len(images) + 1) * 100 / fps)  # frame start times, cs
     durations = [int(d) * 10 for d in np.diff(ticks)]  # ms, multiples of 10
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=durations, loop=loop)
 
@@ -163,7 +150,7 @@ def write_frame_grid_png(path: str | os.PathLike, video: torch.Tensor, max_frame
     idx = torch.linspace(0, video.shape[1] - 1, min(max_frames, video.shape[1])).round().long()
     frames = rearrange(video[:, idx], "c n h w -> n c 1 h w")
     image = to_uint8_frames(make_grid(frames, nrow=min(nrow, len(idx)), padding=padding))[0]
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
 
 
@@ -189,7 +176,7 @@ def write_video(path: str | os.PathLike, video: torch.Tensor, fps: float = 8,
     if metadata is None:
         return [path]
     info = {**metadata, "fps": fps, "shape": list(video.shape)}
-    with _atomic(path.with_suffix(".json")) as tmp:
+    with atomic_path(path.with_suffix(".json")) as tmp:
         Path(tmp).write_text(json.dumps(info, indent=2, default=str))  # default=str: Paths, dtypes
     return [path, path.with_suffix(".json")]
 
