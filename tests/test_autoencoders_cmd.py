@@ -17,6 +17,8 @@ def tiny_cmd(factor=2, randomise_weights=True, **kw):
     model = CMDAutoencoder(CMDConfig(factor=factor, **{**TINY, **kw}))
     if randomise_weights:
         nn.init.normal_(model.to_logits.weight, std=2.0)
+        for attention in model.mid_attention:  # zero-initialised outputs too
+            nn.init.normal_(attention.attn.to_out[0].weight, std=0.1)
     return model.eval()
 
 

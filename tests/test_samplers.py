@@ -24,6 +24,7 @@ from cinediff.samplers import (
     sample_dpmpp_2m,
     sample_euler,
     sample_heun,
+    sdedit_sigmas,
     vp_sigmas,
 )
 
@@ -252,3 +253,40 @@ def test_schedules():
         make_sigmas(EDMPrecond(Backbone()), 10, "uniform")
     with pytest.raises(ValueError, match="unknown sampler"):
         sample(vp, (1, 3, 4, 4), k, sampler="plms")
+
+
+def diffusers_img2img_timesteps(sched, n, strength):
+    """diffusers' ``StableDiffusionImg2ImgPipeline.get_timesteps`` (copied: importing the pipeline takes ~10 s)."""
+    init_timestep = min(int(n * strength), n)
+    t_start = max(n - init_timestep, 0)
+    return sched.timesteps[t_start * sched.order:]
+
+
+@pytest.mark.parametrize("n,strength", [(20, 0.3), (20, 0.75), (7, 0.5), (10, 1.0)])
+def test_sdedit_equals_diffusers_img2img(n, strength):
+    """DDIM img2img: noise the init to the first kept timestep (``add_noise``), denoise the rest."""
+    sched = DDIMScheduler(**SD_BETAS, clip_sample=False, set_alpha_to_one=True)
+    sched.set_timesteps(n)
+    timesteps = diffusers_img2img_timesteps(sched, n, strength)
+    init, noise = torch.randn(SHAPE) * 0.5, NoisePrior()(SHAPE, sample_generators([1, 2]))
+    x = sched.add_noise(init, noise, timesteps[:1])
+    for t in timesteps:
+        x = sched.step(model_fn(x, t), t, x).prev_sample
+
+    denoiser = VPPrecond(Backbone(), VPSchedule(), "eps")
+    sigmas = sdedit_sigmas(vp_sigmas(denoiser.schedule, n), strength)
+    assert torch.equal(denoiser.schedule.sigma_to_t(sigmas[:-1]).round().long(), timesteps)
+    ours = sample(denoiser, SHAPE, sigmas, "ddim", generators=sample_generators([1, 2]), init=init)
+    assert report(f"img2img n={n} strength={strength}", ours, x) < 1e-4
+
+
+def test_sdedit_sigmas_and_start():
+    sigmas = karras_sigmas(10, 0.002, 80)
+    assert torch.equal(sdedit_sigmas(sigmas, 1.0), sigmas) and torch.equal(sdedit_sigmas(sigmas, 0.0), sigmas[-1:])
+    assert torch.equal(sdedit_sigmas(sigmas, 0.25), sigmas[-3:])  # int(10 · 0.25) = 2 steps
+    with pytest.raises(ValueError, match="strength"):
+        sdedit_sigmas(sigmas, 1.5)
+    init = torch.rand(2, 3, 4, 8, 8) * 2 - 1
+    low = sample(GaussianDenoiser(0.5), init.shape, sdedit_sigmas(sigmas, 0.1), "heun", init=init,
+                 generators=sample_generators([0, 1]))
+    assert (low - init).abs().max() < 0.01  # one step from σ = 0.002: the init, barely denoised

@@ -213,3 +213,18 @@ def test_two_stage_image_then_video_recipe(tmp_path, temporal):
     assert all("temporal" in k for k in new) and (not new if temporal == "shift" else new)
     for k in start:
         assert torch.equal(start[k], after[k]), k
+
+
+def test_saved_weights_are_readable_by_others(tmp_path):
+    """safetensors creates 0600 files; shipped and exported weights follow the umask instead."""
+    import os
+    import stat
+
+    from cinediff.weights import save_tensors
+
+    old = os.umask(0o022)
+    try:
+        path = save_tensors(tmp_path / "w.safetensors", {"x": torch.zeros(2)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -18,6 +18,12 @@ class CheckpointError(ValueError):
     """A checkpoint or weight file is corrupt or is not what it claims to be."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path`` (parent folder created); when the block succeeds
@@ -28,6 +34,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")  # not mkstemp: keeps umask permissions
     try:
         yield str(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # some writers (safetensors) create 0600 files
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

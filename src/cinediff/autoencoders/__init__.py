@@ -21,12 +21,27 @@ def build_autoencoder(name: str, **args) -> Autoencoder:
     return model_cls(make_config(config_cls, args))
 
 
-def load_autoencoder(directory) -> Autoencoder:
-    """A frozen autoencoder saved with ``save_pretrained`` (its class is read from config.json)."""
-    import json
+SHIPPED = ("cmd-autoencoder", "vae")  # trained by the packaged recipes, in cinediff/assets/<name>
+
+
+def resolve_autoencoder_dir(directory):
+    """``directory`` itself, or for the name of a shipped autoencoder (:data:`SHIPPED`) that is not
+    a folder here, its folder inside the package."""
+    from importlib import resources
     from pathlib import Path
 
-    config_file = Path(directory) / "config.json"
+    if str(directory) in SHIPPED and not Path(directory).exists():
+        return Path(str(resources.files("cinediff") / "assets" / str(directory)))
+    return Path(directory)
+
+
+def load_autoencoder(directory) -> Autoencoder:
+    """A frozen autoencoder saved with ``save_pretrained`` (its class is read from config.json),
+    or a shipped one by name (``"cmd-autoencoder"``, ``"vae"``)."""
+    import json
+
+    directory = resolve_autoencoder_dir(directory)
+    config_file = directory / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"no config.json in {directory}: not a saved cinediff autoencoder")
     name = json.loads(config_file.read_text()).get("class")
@@ -38,6 +53,8 @@ def load_autoencoder(directory) -> Autoencoder:
 
 __all__ = [
     "AUTOENCODERS",
+    "SHIPPED",
+    "resolve_autoencoder_dir",
     "load_autoencoder",
     "build_autoencoder",
     "Autoencoder",

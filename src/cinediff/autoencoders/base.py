@@ -74,6 +74,10 @@ class Autoencoder(nn.Module, ABC):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Scalar loss to minimise on a batch ``video`` (B, C, T, H, W), and detached 0-dim tensors to log."""
 
+    def diffusion_latent(self, video: torch.Tensor) -> torch.Tensor:
+        """The scaled latent that ``scaling_factor`` multiplies (what a latent diffusion model makes)."""
+        return self.encode(video)
+
     def reconstruct(self, video: torch.Tensor) -> torch.Tensor:
         """``decode(encode(video))`` for either kind of latent."""
         latent = self.encode(video)

@@ -271,13 +271,14 @@ def gradient_loss(x: torch.Tensor, y: torch.Tensor, scales: int = 3) -> torch.Te
 
 @torch.no_grad()
 def estimate_scaling_factor(vae: Autoencoder, videos: torch.Tensor | Iterable[torch.Tensor]) -> float:
-    """``1 / std`` of the latents of ``videos`` (a batch or an iterable of batches), as SD chose 0.18215.
+    """``1 / std`` of the latents of ``videos`` (a batch or an iterable of batches), as SD chose 0.18215;
+    for CMD, of the motion latent (``Autoencoder.diffusion_latent``).
 
     Returns the factor that gives unit-std latents; set ``vae.scaling_factor = s`` to use and save it.
     """
     count, total, total_sq = 0, 0.0, 0.0
     for batch in [videos] if torch.is_tensor(videos) else videos:
-        z = vae.encode(batch).double() / vae.scaling_factor  # unscaled (shift does not change the std)
+        z = vae.diffusion_latent(batch).double() / vae.scaling_factor  # unscaled (shift does not change the std)
         count, total, total_sq = count + z.numel(), total + z.sum().item(), total_sq + z.square().sum().item()
     var = total_sq / count - (total / count) ** 2
     return 1.0 / max(var, 1e-24) ** 0.5

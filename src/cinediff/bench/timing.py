@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import statistics
 import time
@@ -58,9 +59,20 @@ def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, 
 
 
 def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of one call, counted by torch's FlopCounterMode (matmuls, convolutions, attention)."""
+    """FLOPs of one call, counted by torch's FlopCounterMode (matmuls, convolutions, attention).
+
+    Totals only: the per-module tracker is swapped out, because it fails on modules called under
+    ``torch.no_grad`` with parameters as inputs (FIT's self-conditioning pass)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _TotalsOnly()
+    with counter:
         fn()
     return counter.get_total_flops()
+
+
+class _TotalsOnly(contextlib.nullcontext):
+    """Stands in for FlopCounterMode's module tracker: every FLOP is attributed to "Global"."""
+
+    parents = ("Global",)

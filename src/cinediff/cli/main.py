@@ -56,7 +56,8 @@ def train(
 def generate(
     prompt: str = typer.Argument(..., help='What to show, e.g. "a red circle moving left".'),
     out: str = typer.Option("out.mp4", "-o", "--out", help="Output video (.mp4); a .gif and a .json sidecar are written beside it."),
-    model: str = typer.Option(None, "--model", help="Exported model folder (default: the one shipped with cinediff)."),
+    model: str = typer.Option(None, "--model", help="Exported model folder, or a pipeline folder (pipeline.json: "
+                              "Show-1, CMD) (default: the model shipped with cinediff)."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same video."),
     num: int = typer.Option(1, "-n", "--num", help="Videos to make (seeds seed, seed+1, ...), tiled into one grid."),
     steps: int = typer.Option(None, "--steps", help="Sampler steps (default: the model's)."),
@@ -65,11 +66,11 @@ def generate(
     negative: str = typer.Option("", "--negative", help="Negative prompt (the unconditional branch of guidance)."),
     device: str = typer.Option(None, "--device", help="cpu | cuda (default: CUDA when available)."),
 ) -> None:
-    """Generate a video from a text prompt, offline, with the default or a given model."""
+    """Generate a video from a text prompt, offline, with the default or a given model (or pipeline)."""
     import dataclasses
 
     from cinediff.io import make_grid, write_video
-    from cinediff.pipelines import GenerationConfig, generate_videos, load_model
+    from cinediff.pipelines import GenerationConfig, generate_videos, is_pipeline, load_model, load_pipeline
     from cinediff.runtime import autocast, bf16_is_fast, default_device
     from cinediff.text import check_prompt
 
@@ -78,19 +79,31 @@ def generate(
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="PROMPT") from err
     dev = device or str(default_device())
-    loaded = load_model(model, dev)
-    defaults = GenerationConfig(**loaded.config.get("generation", {}), fps=loaded.fps)
     overrides = {"steps": steps, "guidance": guidance, "sampler": sampler, "negative_prompt": negative or None}
-    config = dataclasses.replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     seeds = list(range(seed, seed + num))
-    with autocast(dev, enabled=bf16_is_fast(dev)):
-        videos = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt] * num, loaded.shape, seeds, config, dev,
-                                 autoencoder=loaded.autoencoder)
+    if is_pipeline(model):  # a multi-stage chain: the overrides apply to every stage
+        pipeline = load_pipeline(model, dev)
+        with autocast(dev, enabled=bf16_is_fast(dev)):
+            videos = pipeline([prompt] * num, seeds, dev, **overrides).video
+        fps, generation = pipeline.fps, {"pipeline": pipeline.method, **overrides}
+        step = {name: stage.config.get("step") for name, stage in pipeline.models.items()}
+    else:
+        loaded = load_model(model, dev)
+        target = loaded.config.get("model", {}).get("target", "video")
+        if target != "video":
+            raise typer.BadParameter(f"a {target!r} model is one stage of a multi-stage method: generate with "
+                                     "a pipeline folder (see cinediff.pipelines.save_pipeline)", param_hint="--model")
+        defaults = GenerationConfig(**loaded.config.get("generation", {}), fps=loaded.fps)
+        config = dataclasses.replace(defaults, **overrides)
+        with autocast(dev, enabled=bf16_is_fast(dev)):
+            videos = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt] * num, loaded.shape, seeds, config,
+                                     dev, autoencoder=loaded.decoder)
+        fps, generation, step = loaded.fps, dataclasses.asdict(config), loaded.config.get("step")
     video = make_grid(videos.float().cpu()) if num > 1 else videos[0].float().cpu()
-    meta = {"prompt": prompt, "seeds": seeds, "generation": dataclasses.asdict(config),
-            "model": model or "default", "model_step": loaded.config.get("step")}
-    written = write_video(out, video, fps=loaded.fps, metadata=meta)
-    written += write_video(str(Path(out).with_suffix(".gif")), video, fps=loaded.fps)
+    meta = {"prompt": prompt, "seeds": seeds, "generation": generation, "model": model or "default", "model_step": step}
+    written = write_video(out, video, fps=fps, metadata=meta)
+    written += write_video(str(Path(out).with_suffix(".gif")), video, fps=fps)
     for path in written:
         typer.echo(f"wrote {path}")
 
@@ -100,10 +113,29 @@ def export(
     run: str = typer.Argument(..., help="Run folder (its newest checkpoint) or a checkpoint folder."),
     out: str = typer.Option(..., "-o", "--out", help="Folder to write model.safetensors + config.json into."),
 ) -> None:
-    """Export a trained text-to-video model (EMA weights) for `cinediff generate --model`."""
+    """Export a trained model (EMA weights) for `cinediff generate --model`; an autoencoder run
+    becomes a saved autoencoder (latent scaling factor estimated on its training data)."""
     from cinediff.pipelines import export_model
 
     typer.echo(f"exported to {export_model(run, out)}")
+
+
+@app.command()
+def pipeline(
+    method: str = typer.Argument(..., help="show1 | cmd"),
+    stages: list[str] = typer.Argument(..., help="STAGE=EXPORT_DIR, e.g. keyframes=runs/show1/keyframes"),
+    out: str = typer.Option(..., "-o", "--out", help="Pipeline folder to write pipeline.json into."),
+    options: list[str] = typer.Option([], "--set", help="Method option, e.g. --set superres_strength=0.3."),
+) -> None:
+    """Chain exported stage models into a pipeline folder that `cinediff generate --model` runs."""
+    from cinediff.pipelines import save_pipeline
+    from cinediff.training.config import apply_overrides
+
+    pairs = [stage.partition("=") for stage in stages]
+    if any(not sep or not name or not path for name, sep, path in pairs):
+        raise ValueError(f"stages are STAGE=EXPORT_DIR, got {stages}")
+    folder = save_pipeline(out, method, {name: path for name, _, path in pairs}, apply_overrides({}, options))
+    typer.echo(f"pipeline written to {folder / 'pipeline.json'}")
 
 
 @app.command("eval")
@@ -114,17 +146,41 @@ def evaluate(
     out: str = typer.Option("report", "-o", "--out", help="Report folder (index.html, metrics.json, GIFs)."),
     seed: int = typer.Option(0, "--seed"),
     steps: int = typer.Option(None, "--steps", help="Sampler steps (default: the model's)."),
+    classifier: str = typer.Option("shipped", "--classifier", help="In-domain classifier folder for frechet_classifier: shipped | none | PATH."),
+    i3d: str = typer.Option(None, "--i3d", help="Local I3D file (i3d_torchscript.pt or a pytorch-i3d state dict): adds FVD."),
+    clip: str = typer.Option(None, "--clip", help="Local CLIP directory (transformers save_pretrained): adds CLIPSIM."),
 ) -> None:
-    """Generate for a prompt set, score alignment (judge), temporal consistency and flicker; write a report."""
+    """Generate for a prompt set, score alignment (judge), temporal consistency and flicker; write a report.
+
+    Given an autoencoder (a saved folder or an autoencoder run), reports its reconstruction PSNR
+    on NUM held-out clips of each built-in set instead (metrics.json in OUT)."""
     from cinediff.evaluation.report import evaluate as run_evaluation
-    from cinediff.evaluation.report import read_prompts
+    from cinediff.evaluation.report import read_prompts, reference_split
+    from cinediff.pipelines.loading import is_autoencoder
     from cinediff.runtime import default_device
 
+    if model and is_autoencoder(model):
+        return evaluate_autoencoder(model, num, Path(out))
     generation = {"steps": steps} if steps else {}
     metrics = run_evaluation(model, read_prompts(prompts, num), Path(out), seed, generation=generation,
-                             device=str(default_device()))
+                             device=str(default_device()), real_split=reference_split(prompts),
+                             classifier=classifier, i3d=i3d, clip=clip)
     typer.echo(json.dumps(metrics, indent=1))
     typer.echo(f"report: {Path(out) / 'index.html'}")
+
+
+def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
+    from cinediff.evaluation.reconstruction import reconstruction_report
+    from cinediff.pipelines.loading import load_any_autoencoder
+    from cinediff.weights import atomic_write
+
+    report = reconstruction_report(load_any_autoencoder(source), num=num)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
+    for name, row in report.items():
+        typer.echo(f"{name:14s} PSNR {row['psnr_db']:.2f} dB (std {row['psnr_std_db']:.2f}, min {row['psnr_min_db']:.2f}) "
+                   f"on {row['clips']} held-out clips of {row['shape']}")
+    typer.echo(f"metrics: {out / 'metrics.json'}")
 
 
 @app.command()

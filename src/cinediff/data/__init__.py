@@ -23,6 +23,7 @@ DATASETS: dict[str, str] = {
     "folder": "cinediff.data.folder:VideoFolder",
     "images": "cinediff.data.images:ImageFolder",
     "webdataset": "cinediff.data.webdataset:WebDataset",
+    "concat": "cinediff.data.concat:ConcatSets",
 }
 
 

@@ -7,6 +7,8 @@
   motion and number of objects? (moving-shapes prompts; no network needed)
 * :func:`temporal_consistency`, :func:`flicker` - frame-to-frame smoothness.
 * :func:`frechet_distance`, :func:`feature_statistics` - the Fréchet core (float64).
+* :mod:`.report` - ``cinediff eval``: generate for a prompt set, score against real clips
+  (Fréchet distances with a real-vs-real floor), plots and an HTML page.
 """
 
 from .clipsim import CLIP, clipsim, load_clip

@@ -266,10 +266,15 @@ def judge_batch(videos: torch.Tensor | Sequence[torch.Tensor], prompts: Sequence
     if len(videos) != len(prompts):
         raise ValueError(f"{len(videos)} videos but {len(prompts)} prompts")
     verdicts = [judge_video(v, p) for v, p in zip(videos, prompts)]
+    return verdict_accuracy(verdicts) | {"n": len(verdicts)}
+
+
+def verdict_accuracy(verdicts: Sequence[dict]) -> dict[str, float]:
+    """Accuracy of each attribute over :func:`judge_video` verdicts (NaN where no prompt names
+    it) and ``"all"``: the fraction of videos with no judged attribute wrong."""
     out = {}
     for name in ATTRIBUTES:
         judged = [v[name]["correct"] for v in verdicts if v[name]["correct"] is not None]
         out[name] = sum(judged) / len(judged) if judged else float("nan")
     out["all"] = sum(all(v[a]["correct"] is not False for a in ATTRIBUTES) for v in verdicts) / max(len(verdicts), 1)
-    out["n"] = len(verdicts)
     return out

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
-from cinediff.autoencoders import build_autoencoder, load_autoencoder
+from cinediff.autoencoders import Autoencoder, build_autoencoder, load_autoencoder, resolve_autoencoder_dir
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
 from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
 from cinediff.training.config import ModelConfig, config_from_dict
+from cinediff.training.targets import make_target
 from cinediff.training.tasks import build_denoiser, build_text_encoder
 
 DENOISER_PREFIX = "denoiser."
@@ -31,16 +32,70 @@ def default_model_dir() -> Path:
 class LoadedModel:
     denoiser: torch.nn.Module  # the preconditioned denoiser D(x, sigma, **cond)
     text_encoder: object  # TextEncoder or None (unconditional model)
-    shape: tuple[int, ...]  # (C, T, H, W) of the clips it makes
+    shape: tuple[int, ...]  # what it makes: (C, T, H, W) clips/latents; CMD (C, H, W) content, (D, T, H′+W′) motion
     fps: float
     config: dict = field(default_factory=dict)  # everything in config.json
-    autoencoder: object = None  # latent models: decodes samples to pixels
+    autoencoder: object = None  # latent models: decodes samples to pixels; CMD stages: the CMD autoencoder
+
+    @property
+    def decoder(self):
+        """The autoencoder that turns this model's samples into pixels, or None: pixel models, and CMD
+        stages (a content frame is an image; a motion latent decodes only with its content frame)."""
+        return self.autoencoder if self.config.get("model", {}).get("target", "video") == "video" else None
 
 
-def export_autoencoder(weights: dict, run, out_dir: Path) -> Path:
-    """An autoencoder run's weights as a ``save_pretrained`` folder (what ``model.autoencoder`` takes)."""
+def autoencoder_from_weights(weights: dict, run) -> Autoencoder:
+    """The autoencoder of an autoencoder run (``run.model.task == "autoencoder"``) with ``weights``."""
     autoencoder = build_autoencoder(run.model.backbone, **run.model.backbone_args)
     autoencoder.load_state_dict({k.removeprefix("autoencoder."): v for k, v in weights.items()})
+    return autoencoder.eval().requires_grad_(False)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is corrupt: {err}") from err
+
+
+def is_autoencoder(source: str | Path) -> bool:
+    """True for a saved autoencoder folder (or a shipped one's name), an autoencoder run folder or one
+    of its checkpoints."""
+    path = resolve_autoencoder_dir(source)
+    for config_file, key in ((path / "config.json", None), (path / "state.json", "config")):
+        if config_file.is_file():
+            config = _read_json(config_file)
+            config = config.get(key, {}) if key else config
+            return "class" in config or config.get("model", {}).get("task") == "autoencoder"
+    return False
+
+
+def load_any_autoencoder(source: str | Path) -> Autoencoder:
+    """A saved autoencoder folder (``save_pretrained``) or a shipped one's name, or an autoencoder
+    run / checkpoint folder."""
+    source = resolve_autoencoder_dir(source)
+    config_file = source / "config.json"
+    if config_file.is_file() and "class" in _read_json(config_file):
+        return load_autoencoder(source)
+    ckpt = load_checkpoint(resolve_checkpoint(source))
+    run = config_from_dict(ckpt["state"]["config"])
+    if run.model.task != "autoencoder":
+        raise ValueError(f"{source} is a {run.model.task} run, not an autoencoder")
+    return autoencoder_from_weights(ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"], run)
+
+
+@torch.no_grad()
+def export_autoencoder(weights: dict, run, out_dir: Path, scaling_clips: int = 64) -> Path:
+    """An autoencoder run's weights as a ``save_pretrained`` folder (what ``model.autoencoder`` takes),
+    its latent scaling factor estimated on ``scaling_clips`` clips of the run's training data."""
+    from cinediff.autoencoders import estimate_scaling_factor
+    from cinediff.data import build_dataset
+
+    autoencoder = autoencoder_from_weights(weights, run)
+    data = build_dataset(run.data.dataset, **run.data.args)
+    count = min(scaling_clips, len(data))
+    clips = [torch.stack([data[i]["video"] for i in range(start, min(start + 8, count))]) for start in range(0, count, 8)]
+    autoencoder.scaling_factor = estimate_scaling_factor(autoencoder, clips)
     return autoencoder.save_pretrained(out_dir)
 
 
@@ -62,12 +117,13 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
     model = dict(ckpt["state"]["config"]["model"])
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shape = list(item["video"].shape)
-    if model.get("autoencoder"):  # a latent model ships its autoencoder beside it
+    autoencoder = None
+    if model.get("autoencoder"):  # a latent model (or a CMD stage) ships its autoencoder beside it
         autoencoder = load_autoencoder(model["autoencoder"])
         autoencoder.save_pretrained(out_dir / "autoencoder")
-        shape = list(autoencoder.encode(item["video"][None]).shape[1:])
         model["autoencoder"] = "autoencoder"
+    x0, _ = make_target(run.model.target, item["video"][None], autoencoder, **run.model.target_args)
+    shape = list(x0.shape[1:])  # what the denoiser makes: a clip, a latent, a content frame or a motion latent
     config = {"model": model, "shape": shape, "fps": item.get("fps", 8.0), "data": ckpt["state"]["config"]["data"],
               "step": ckpt["state"]["step"], "generation": generation or {}}
     save_tensors(out_dir / "model.safetensors", denoiser)
@@ -81,10 +137,7 @@ def load_model(path: str | Path | None = None, device: torch.device | str = "cpu
     config_file = path / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{path} is not an exported cinediff model (no config.json)")
-    try:
-        config = json.loads(config_file.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{config_file} is corrupt: {err}") from err
+    config = _read_json(config_file)
     model_config = ModelConfig(**{**config["model"], "autoencoder": None})
     denoiser = build_denoiser(model_config)
     try:

@@ -1,4 +1,7 @@
-"""Single-stage text-to-video: prompts → text tokens → guided denoiser → sampler → videos."""
+"""Single-stage text-to-video: prompts → text tokens → guided denoiser → sampler → videos.
+
+Every stage of the multi-stage pipelines (``show1``, ``cmd``) is one call of :func:`generate_videos`,
+with conditioning frames (``cond_frames``) and/or an SDEdit start (``init`` + ``strength``)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import torch
 
 from cinediff.noise import noise_prior
 from cinediff.runtime import sample_generators
-from cinediff.samplers import ClassifierFreeGuidance, make_sigmas, sample
+from cinediff.samplers import ClassifierFreeGuidance, make_sigmas, sample, sdedit_sigmas
 from cinediff.text import check_prompt, text_condition
 
 
@@ -24,6 +27,7 @@ class GenerationConfig:
     noise_prior: str = "iid"  # iid | mixed | progressive
     noise_alpha: float | None = None
     fps: float = 8.0  # frame-rate conditioning (models that use it)
+    strength: float = 1.0  # with an init: SDEdit start, the last int(steps·strength) steps run (1: pure noise)
 
 
 @torch.no_grad()
@@ -37,16 +41,28 @@ def generate_videos(
     device: torch.device | str = "cpu",
     disable_progress: bool | None = None,
     autoencoder=None,
+    cond_frames: torch.Tensor | None = None,
+    init: torch.Tensor | None = None,
+    clamp: bool = True,
 ) -> torch.Tensor:
     """Videos ``(B, C, T, H, W)`` in [-1, 1] for ``prompts`` with per-sample ``seeds``.
 
-    ``shape = (C, T, H, W)`` is the space the denoiser works in (T = 1 gives images); with
-    ``autoencoder`` that is its latent space and the samples are decoded to pixels."""
+    ``shape = (C, T, H, W)`` is the space the denoiser works in (``(C, H, W)`` gives images); with
+    ``autoencoder`` that is its latent space and the samples are decoded to pixels.
+    ``cond_frames``: ``(B, C_cond, ...)`` extra input channels of a conditional stage (backbone
+    contract), shared by both guidance branches. ``init``: ``(B, *shape)`` in the denoiser's data
+    scale; with ``config.strength < 1`` sampling starts from it plus noise and runs the last
+    ``int(steps · strength)`` steps (diffusers img2img); with strength 1 it is ignored.
+    ``clamp=False`` returns the samples unclipped (latents returned undecoded, e.g. CMD's motion)."""
     config = config or GenerationConfig()
     prompts = [check_prompt(p) for p in prompts]
     if len(seeds) != len(prompts):
         raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
     sigmas = make_sigmas(denoiser, config.steps, config.schedule)
+    if init is not None and config.strength < 1:
+        sigmas = sdedit_sigmas(sigmas, config.strength)
+    else:
+        init = None  # strength 1: pure noise, the same draws as without an init
     backbone = getattr(denoiser, "backbone", None)
     cond = {}
     if text_encoder is not None:
@@ -54,11 +70,13 @@ def generate_videos(
         uncond = text_condition(text_encoder, [config.negative_prompt] * len(prompts))
         denoiser = ClassifierFreeGuidance(denoiser, config.guidance, uncond)
     cond["fps"] = torch.full((len(prompts),), float(config.fps), device=device)
+    if cond_frames is not None:
+        cond["cond_frames"] = cond_frames.to(device)
     reuse_latents = getattr(backbone, "self_conditioned_sampling", contextlib.nullcontext)  # FIT self-conditioning
     with reuse_latents():
         video = sample(denoiser, (len(prompts), *shape), sigmas, config.sampler,
                        noise_prior(config.noise_prior, config.noise_alpha), sample_generators(list(seeds)),
-                       device=device, extra_args=cond, disable=disable_progress)
+                       device=device, extra_args=cond, disable=disable_progress, init=init)
     if autoencoder is not None:
         video = autoencoder.decode(video.float())
-    return video.clamp(-1, 1)
+    return video.clamp(-1, 1) if clamp else video

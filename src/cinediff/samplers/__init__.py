@@ -11,9 +11,10 @@ from cinediff.samplers.sampling import (
     sample_heun,
     to_d,
 )
-from cinediff.samplers.schedules import karras_sigmas, make_sigmas, vp_sigmas, vp_timesteps
+from cinediff.samplers.schedules import karras_sigmas, make_sigmas, sdedit_sigmas, vp_sigmas, vp_timesteps
 
 __all__ = [
     "SAMPLERS", "ClassifierFreeGuidance", "ancestral_step", "karras_sigmas", "make_sigmas", "sample",
-    "sample_ddim", "sample_dpmpp_2m", "sample_euler", "sample_heun", "to_d", "vp_sigmas", "vp_timesteps",
+    "sample_ddim", "sample_dpmpp_2m", "sample_euler", "sample_heun", "sdedit_sigmas", "to_d", "vp_sigmas",
+    "vp_timesteps",
 ]

@@ -25,6 +25,9 @@ class ClassifierFreeGuidance:
         denoised_cond, denoised_uncond = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), **both).chunk(2)
         return denoised_uncond + self.scale * (denoised_cond - denoised_uncond)
 
+    def from_data(self, x0: torch.Tensor) -> torch.Tensor:
+        return getattr(self.denoiser, "from_data", lambda x0: x0)(x0)
+
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         return self.denoiser.to_data(x)
 

@@ -29,4 +29,14 @@ def make_sigmas(denoiser, n: int, schedule: str = "karras", rho: float = 7.0, sp
     raise ValueError(f"unknown schedule {schedule!r}; choose karras or uniform")
 
 
-__all__ = ["karras_sigmas", "make_sigmas", "vp_sigmas", "vp_timesteps"]
+def sdedit_sigmas(sigmas: torch.Tensor, strength: float) -> torch.Tensor:
+    """The tail of an ``(n + 1,)`` schedule for an SDEdit start at ``strength`` ∈ [0, 1]: the last
+    ``int(n · strength)`` steps, as diffusers' img2img ``get_timesteps`` (strength 1: all n steps,
+    strength 0: none, ``(1,)``)."""
+    if not 0 <= strength <= 1:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    n = len(sigmas) - 1
+    return sigmas[n - min(int(n * strength), n):]
+
+
+__all__ = ["karras_sigmas", "make_sigmas", "sdedit_sigmas", "vp_sigmas", "vp_timesteps"]

@@ -27,15 +27,20 @@ def keyframe_condition(video: torch.Tensor, stride: int) -> torch.Tensor:
     return torch.cat([video * mask, mask], dim=1)
 
 
+def resize_frames(video: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
+    """(B, C, T, H, W) → (B, C, T, *size), frame by frame (``bilinear`` up, ``area`` down)."""
+    frames = rearrange(video, "b c t h w -> (b t) c h w")
+    corners = {"align_corners": False} if mode == "bilinear" else {}
+    frames = F.interpolate(frames, size=tuple(size), mode=mode, **corners)
+    return rearrange(frames, "(b t) c h w -> b c t h w", b=video.shape[0])
+
+
 def lowres_condition(video: torch.Tensor, factor: int) -> torch.Tensor:
     """(B, C, T, H, W) → same shape: the clip at 1/factor resolution, upsampled back (bilinear)."""
-    frames = rearrange(video, "b c t h w -> (b t) c h w")
-    h, w = frames.shape[-2:]
+    h, w = video.shape[-2:]
     if h % factor or w % factor:
         raise ValueError(f"super-resolution: H×W = {h}×{w} is not divisible by factor {factor}")
-    low = F.interpolate(frames, scale_factor=1 / factor, mode="area")
-    up = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
-    return rearrange(up, "(b t) c h w -> b c t h w", b=video.shape[0])
+    return resize_frames(resize_frames(video, (h // factor, w // factor), "area"), (h, w))
 
 
 @torch.no_grad()

@@ -1,0 +1,52 @@
+"""PNG plots of an eval report, drawn with matplotlib's non-interactive Agg canvas (no
+display, no global pyplot state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+HISTOGRAM_BINS = 20
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    FigureCanvasAgg(fig).print_png(str(path))
+    return path
+
+
+def accuracy_chart(columns: list[str], rows: dict[str, list[float | None]], path: Path) -> Path:
+    """Grouped bars: one group per attribute (``rows``), one bar per column ("judge,
+    generated", ...); accuracies in [0, 1], missing ones not drawn."""
+    fig = Figure(figsize=(7, 3.2), dpi=100)
+    ax = fig.add_subplot()
+    x, width = np.arange(len(rows)), 0.8 / max(len(columns), 1)
+    for i, name in enumerate(columns):
+        values = [np.nan if row[i] is None else row[i] for row in rows.values()]
+        ax.bar(x + (i - (len(columns) - 1) / 2) * width, values, width, label=name)
+    ax.set_xticks(x, list(rows))
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.set_title("Per-attribute accuracy")
+    if columns:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
+    return _save(fig, path)
+
+
+def temporal_histogram(per_video: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """One panel per per-video metric (temporal consistency, flicker), one histogram per set
+    of clips (``{"generated" | "real": {metric: [values]}}``) on shared bins."""
+    metrics = list(next(iter(per_video.values())))
+    fig = Figure(figsize=(3.5 * len(metrics), 3), dpi=100)
+    for j, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), j + 1)
+        bins = np.histogram_bin_edges(np.concatenate([v[metric] for v in per_video.values()]), HISTOGRAM_BINS)
+        for name, values in per_video.items():
+            ax.hist(values[metric], bins=bins, alpha=0.6, label=name)
+        ax.set_xlabel(metric.replace("_", " "))
+        ax.set_ylabel("videos")
+        ax.legend(fontsize="small")
+    return _save(fig, path)
