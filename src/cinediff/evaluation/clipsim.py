@@ -42,15 +42,12 @@ class CLIP:
 
 def load_clip(path: str | Path, device: str | torch.device = "cpu") -> CLIP:
     """Load a CLIPModel, its tokenizer and image mean/std from a local directory."""
-    from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer, CLIPModel
+    from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
-    path = Path(path).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(f"CLIP model {str(path)!r}: no such local directory "
-                                "(models are never downloaded; pass a directory saved with save_pretrained)")
-    if not (path / "config.json").is_file():
-        raise ValueError(f"CLIP directory {str(path)!r} has no config.json: not a transformers model")
-    if AutoConfig.from_pretrained(path, local_files_only=True).model_type != "clip":
+    from cinediff.text.encoders import local_model_dir
+
+    path, model_type = local_model_dir(path, "CLIP model")
+    if model_type != "clip":
         raise ValueError(f"{str(path)!r} is not a CLIPModel (image and text towers)")
     model = CLIPModel.from_pretrained(path, local_files_only=True, dtype=torch.float32).eval().to(device)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -156,6 +156,19 @@ def _normalizes(path: Path) -> bool:
     return any(m["type"].endswith(".Normalize") for m in json.loads(modules.read_text()))
 
 
+def local_model_dir(name_or_path: str | Path, what: str) -> tuple[Path, str]:
+    """A local transformers folder and its ``model_type``, with clear errors (models are never downloaded)."""
+    from transformers import AutoConfig
+
+    path = Path(name_or_path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} {str(name_or_path)!r}: no such local directory "
+                                "(models are never downloaded; pass a directory saved with save_pretrained)")
+    if not (path / "config.json").is_file():
+        raise ValueError(f"{what} directory {str(path)!r} has no config.json: not a transformers model")
+    return path, AutoConfig.from_pretrained(path, local_files_only=True).model_type
+
+
 def load_text_encoder(name_or_path: str | Path | None = None, max_length: int | None = None,
                       cache_size: int = 1024) -> TextEncoder:
     """Load a frozen ``TextEncoder`` from a local directory, never from the network.
@@ -165,17 +178,11 @@ def load_text_encoder(name_or_path: str | Path | None = None, max_length: int | 
     directory of a transformers model: CLIP (text tower, pooler output, max_length 77), T5
     (encoder only, masked mean) or any ``AutoModel`` (masked mean), with max_length 77 by default.
     """
-    from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextModel, T5EncoderModel
+    from transformers import AutoModel, AutoTokenizer, CLIPTextModel, T5EncoderModel
 
     if name_or_path is None or str(name_or_path).lower() in DEFAULT_NAMES:
         name_or_path = _default_model_dir()
-    path = Path(name_or_path).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(f"text encoder {str(name_or_path)!r}: no such local directory "
-                                "(models are never downloaded; pass a directory saved with save_pretrained)")
-    if not (path / "config.json").is_file():
-        raise ValueError(f"text encoder directory {str(path)!r} has no config.json: not a transformers model")
-    model_type = AutoConfig.from_pretrained(path, local_files_only=True).model_type
+    path, model_type = local_model_dir(name_or_path, "text encoder")
     model_cls, pooling = {
         "clip": (CLIPTextModel, "pooler"),
         "clip_text_model": (CLIPTextModel, "pooler"),
