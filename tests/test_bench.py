@@ -4,6 +4,7 @@ No timing thresholds: the figures themselves are noise on shared machines."""
 
 import json
 
+import pytest
 import torch
 
 from cinediff.backbones import build_backbone
@@ -37,3 +38,47 @@ def test_train_suite_quick_writes_json(tmp_path):
     saved = json.loads((tmp_path / "train.json").read_text())
     assert {r["model"] for r in saved["rows"]} == {"fit", "unet-shift"}
     assert all(r["samples_per_s"] > 0 and 0 < r["mfu"] for r in result["rows"])
+
+
+def test_pyoco_study_quick_trains_equal_budgets_and_resumes(tmp_path):
+    """One image model, one fine-tune per prior from it at the same budget, each scored sampling with its
+    own prior; running again reuses the finished runs; a folder of another experiment is refused."""
+    result = run_suite("pyoco", tmp_path / "pyoco.json", quick=True, priors=("iid", "mixed"), zero_shot=False,
+                       out_dir=str(tmp_path / "study"))
+    rows = {r["prior"]: r for r in result["rows"]}
+    assert set(rows) == {"iid", "mixed"}
+    assert rows["iid"]["finetune_steps"] == rows["mixed"]["finetune_steps"] == 2
+    assert rows["iid"]["batch_size"] == rows["mixed"]["batch_size"]
+    for prior in ("iid", "mixed"):
+        run_config = json.loads((tmp_path / "study" / prior / "config.json").read_text())["model"]
+        assert run_config["noise_prior"] == prior and run_config["init_from"] == str(tmp_path / "study" / "image")
+        report = json.loads((tmp_path / "study" / "reports" / prior / "metrics.json").read_text())
+        assert report["info"]["generation"]["noise_prior"] == prior  # sampled with its training prior
+        assert 0 <= rows[prior]["accuracy_all"] <= 1 and rows[prior]["frechet_classifier"] >= 0
+    assert set(result["ratios"]) >= {"mixed_vs_iid_frechet", "mixed_minus_iid_accuracy_motion"}
+
+    checkpoints = sorted((tmp_path / "study" / "mixed" / "checkpoints").iterdir())
+    run_suite("pyoco", None, quick=True, priors=("mixed",), zero_shot=False, out_dir=str(tmp_path / "study"))
+    assert sorted((tmp_path / "study" / "mixed" / "checkpoints").iterdir()) == checkpoints  # nothing retrained
+    with pytest.raises(ValueError, match="another \\[model\\] config"):
+        run_suite("pyoco", None, quick=True, priors=("mixed",), alphas={"mixed": 0.5}, zero_shot=False,
+                  out_dir=str(tmp_path / "study"))
+
+
+def test_show1_suite_quick_compares_chain_and_pixel_model_at_the_same_size(tmp_path):
+    result = run_suite("show1", tmp_path / "show1.json", quick=True, per_stage=False)
+    chain, pixel = result["rows"]
+    final = list(result["input"]["shapes"]["superres"])
+    assert chain["output"] == pixel["output"] == final == [3, 5, 16, 16]  # 3 keyframes → 5 frames → ×2
+    assert all(r["peak_memory_mb"] >= 0 and r["peak_total_mb"] > 0 and r["seconds"] > 0 for r in result["rows"])
+    assert result["ratios"]["pixel_vs_chain_peak_total"] > 0
+
+
+def test_cmd_suite_quick_counts_fewer_flops_for_cmd(tmp_path):
+    """FLOPs are counted, not timed: CMD's image network on one content frame plus the small motion DiT
+    costs less than the same network denoising every frame."""
+    result = run_suite("cmd", tmp_path / "cmd.json", quick=True)
+    cmd, pixel, latent = result["rows"]
+    assert cmd["output"] == pixel["output"] == latent["output"] == [3, 4, 32, 32]
+    assert all(r["tflops"] > 0 for r in result["rows"])
+    assert result["ratios"]["pixel_video_unet_vs_cmd_tflops"] > 1.5

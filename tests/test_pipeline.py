@@ -88,3 +88,27 @@ def test_eval_command_writes_report(pixel_model, tmp_path):
     assert metrics["num_videos"] == 3 and 0 <= metrics["accuracy_all"] <= 1
     assert (tmp_path / "r" / "index.html").read_text().count("<figure>") == 3
     assert (tmp_path / "r" / "sample_002.gif").is_file()
+
+
+def test_a_model_samples_with_its_training_noise_prior(tmp_path):
+    """PYoCo: the prior is used wherever noise enters, so an exported model samples with the prior it
+    was trained with unless told otherwise (config.json's generation or an override wins)."""
+    run = train(tiny_run(tmp_path / "run", 3, 16, 4, "model.noise_prior='progressive'", "model.noise_alpha=2.0",
+                         "train.sample_every=0"))
+    loaded = load_model(export_model(run, tmp_path / "export"))
+    defaults = loaded.generation_config({"steps": 2})
+    assert (defaults.noise_prior, defaults.noise_alpha, defaults.steps, defaults.fps) == ("progressive", 2.0, 2, loaded.fps)
+    assert loaded.generation_config({"noise_prior": "iid", "noise_alpha": None}).noise_prior == "iid"
+
+    def video(config):
+        return generate_videos(loaded.denoiser, loaded.text_encoder, ["a red circle moving left"], loaded.shape, [3],
+                               config)
+
+    explicit = GenerationConfig(steps=2, noise_prior="progressive", noise_alpha=2.0, fps=loaded.fps)
+    torch.testing.assert_close(video(defaults), video(explicit))
+    assert not torch.allclose(video(defaults), video(GenerationConfig(steps=2, fps=loaded.fps)))
+    out = tmp_path / "clip.mp4"
+    result = CliRunner().invoke(app, ["generate", "a red circle", "-o", str(out), "--model", str(tmp_path / "export"),
+                                      "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.with_suffix(".json").read_text())["generation"]["noise_prior"] == "progressive"

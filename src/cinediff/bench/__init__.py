@@ -1,8 +1,8 @@
 """Benchmarks: every efficiency claim as a ratio measured side by side in one run.
 
 A suite is one function ``run(**options) -> dict`` returning ``{"rows": [...], "ratios": {...},
-"notes": [...]}``; :func:`run_suite` adds the machine description and writes JSON. New suites
-(generate, cmd, show1) plug in by adding one entry to ``SUITES``.
+"notes": [...]}``; :func:`run_suite` adds the machine description and writes JSON. A new suite
+plugs in by adding one entry to ``SUITES``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ import torch
 
 SUITES = {
     "backbones": "cinediff.bench.backbones",
+    "cmd": "cinediff.bench.cmd",
     "train": "cinediff.bench.train",
     "noise": "cinediff.bench.noise",
+    "pyoco": "cinediff.bench.pyoco",
+    "show1": "cinediff.bench.show1",
 }
 
 

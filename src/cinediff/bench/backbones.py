@@ -9,12 +9,10 @@ tokens, and is measured in the same process set-up, in fp32 and under bf16 autoc
 
 from __future__ import annotations
 
-import multiprocessing as mp
-
 import torch
 
 from cinediff.backbones import build_backbone
-from cinediff.bench.timing import peak_memory_mb, time_call
+from cinediff.bench.timing import in_fresh_process, peak_memory_mb, time_call
 from cinediff.runtime import bf16_is_fast, prepare_cpu_math
 
 UNET = dict(in_channels=4, out_channels=4, block_channels=(64, 128, 128), layers_per_block=2,
@@ -50,8 +48,8 @@ def matched_fit_args(target: int, base: dict) -> dict:
     return min(candidates, key=lambda c: c[0])[1]
 
 
-def _measure(name: str, args: dict, shape: tuple, precision: str, device: str, repeats: int, threads, queue) -> None:
-    """Child process: forward+backward and forward timings, peak memory."""
+def _measure(name: str, args: dict, shape: tuple, precision: str, device: str, repeats: int, threads) -> dict:
+    """Forward+backward and forward timings, peak memory (run in a fresh process: :func:`measure`)."""
     prepare_cpu_math(device)
     if threads:
         torch.set_num_threads(threads)
@@ -78,18 +76,12 @@ def _measure(name: str, args: dict, shape: tuple, precision: str, device: str, r
     row["peak_memory_mb"] = peak_memory_mb(train_step, device)
     row["train_s_per_video"] = time_call(train_step, device, warmup=1, repeats=repeats) / shape[0]
     row["forward_s_per_video"] = time_call(forward, device, warmup=1, repeats=repeats) / shape[0]
-    queue.put(row)
+    return row
 
 
 def measure(name: str, args: dict, shape: tuple, precision: str, device: str, repeats: int, threads=None) -> dict:
-    """Run :func:`_measure` in a fresh process so the peak memory is this model's alone."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(name, args, shape, precision, device, repeats, threads, queue))
-    proc.start()
-    row = queue.get()
-    proc.join()
-    return row
+    """:func:`_measure` in a fresh process, so the peak memory is this model's alone."""
+    return in_fresh_process(_measure, name, args, shape, precision, device, repeats, threads)
 
 
 def run(quick: bool = False, frames: int = 16, size: int = 64, batch: int = 1, repeats: int = 3,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
+import queue as queues
 import resource
 import statistics
 import time
+import traceback
 from collections.abc import Callable
 
 import torch
@@ -48,7 +51,31 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
         return (torch.cuda.max_memory_allocated(device) - before) / 2**20
     before = _rss_mb()
     fn()
-    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before, 0.0)
+    return max(peak_total_mb(device) - before, 0.0)
+
+
+def measure_once(fn: Callable[[], object], device: torch.device) -> dict:
+    """One call of ``fn``: its result, wall ``seconds``, ``peak_memory_mb`` (see :func:`peak_memory_mb`)
+    and the process's ``peak_total_mb`` after it. Meant for long calls (a whole generation) in a
+    fresh process."""
+    out = {}
+
+    def timed():
+        start = time.perf_counter()
+        out["result"] = fn()
+        synchronize(device)
+        out["seconds"] = time.perf_counter() - start
+
+    out["peak_memory_mb"] = peak_memory_mb(timed, device)
+    out["peak_total_mb"] = peak_total_mb(device)
+    return out
+
+
+def peak_total_mb(device: torch.device) -> float:
+    """The process's peak memory so far, in MiB: the CUDA allocator's peak, or the peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
@@ -76,3 +103,31 @@ class _TotalsOnly(contextlib.nullcontext):
     """Stands in for FlopCounterMode's module tracker: every FLOP is attributed to "Global"."""
 
     parents = ("Global",)
+
+
+def _call_and_put(results, fn, args) -> None:
+    try:
+        results.put(("ok", fn(*args)))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises
+        results.put(("error", traceback.format_exc()))
+
+
+def in_fresh_process(fn: Callable, *args):
+    """``fn(*args)`` in a freshly spawned process, so that its peak memory is its own; returns its
+    (picklable) result. ``fn`` must be importable (a module-level function). An exception or a
+    crash of the child (e.g. killed for memory) is raised here as a RuntimeError."""
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    proc = ctx.Process(target=_call_and_put, args=(results, fn, args))
+    proc.start()
+    while True:
+        try:
+            status, value = results.get(timeout=1.0)
+            break
+        except queues.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"benchmark process for {fn.__name__} died with exit code {proc.exitcode}") from None
+    proc.join()
+    if status == "error":
+        raise RuntimeError(f"benchmark process for {fn.__name__} failed:\n{value}")
+    return value

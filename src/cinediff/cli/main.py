@@ -70,7 +70,7 @@ def generate(
     import dataclasses
 
     from cinediff.io import make_grid, write_video
-    from cinediff.pipelines import GenerationConfig, generate_videos, is_pipeline, load_model, load_pipeline
+    from cinediff.pipelines import generate_videos, is_pipeline, load_model, load_pipeline
     from cinediff.runtime import autocast, bf16_is_fast, default_device
     from cinediff.text import check_prompt
 
@@ -94,8 +94,7 @@ def generate(
         if target != "video":
             raise typer.BadParameter(f"a {target!r} model is one stage of a multi-stage method: generate with "
                                      "a pipeline folder (see cinediff.pipelines.save_pipeline)", param_hint="--model")
-        defaults = GenerationConfig(**loaded.config.get("generation", {}), fps=loaded.fps)
-        config = dataclasses.replace(defaults, **overrides)
+        config = loaded.generation_config(overrides)
         with autocast(dev, enabled=bf16_is_fast(dev)):
             videos = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt] * num, loaded.shape, seeds, config,
                                      dev, autoencoder=loaded.decoder)
@@ -185,7 +184,7 @@ def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
 
 @app.command()
 def bench(
-    suite: str = typer.Argument(..., help="backbones | train | noise"),
+    suite: str = typer.Argument(..., help="backbones | train | noise | pyoco | show1 | cmd"),
     json_path: str = typer.Option(None, "--json", help="Write the results here as JSON."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes: checks the suite runs, figures mean little."),
     options: list[str] = typer.Option([], "--set", help="Suite option, e.g. --set threads=1 --set size=32 (repeatable)."),
@@ -201,11 +200,21 @@ def bench(
     result = run_suite(suite, json_path, quick=quick, **apply_overrides({}, options))
     console = Console()
     rows = result["rows"]
+    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     table = Table(title=f"bench {suite} — {result['machine']['device']}, torch {result['machine']['torch']}")
-    for key in rows[0]:
-        table.add_column(key)
-    for row in rows:
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()])
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    if len(keys) <= 8:  # a row per measurement
+        for key in keys:
+            table.add_column(key)
+        for row in rows:
+            table.add_row(*[cell(row.get(k)) for k in keys])
+    else:  # many fields: a column per measurement
+        first, *rest = keys
+        table.add_column(first)
+        for row in rows:
+            table.add_column(cell(row.get(first)))
+        for key in rest:
+            table.add_row(key, *[cell(row.get(key)) for row in rows])
     console.print(table)
     console.print_json(data=result["ratios"])
 

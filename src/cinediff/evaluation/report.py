@@ -237,13 +237,12 @@ def evaluate(model: str | None, prompts: list[str], out_dir: Path, seed: int = 0
              clip: str | Path | None = None) -> dict:
     """Generate one video per prompt (seeds seed, seed+1, ...), score them and moving-shapes
     clips of ``real_split`` (see the module doc), write the report; returns the metrics."""
-    from cinediff.pipelines import GenerationConfig, load_model
+    from cinediff.pipelines import load_model
 
     # Phase 1: networks first, so that a wrong path fails before any generation
     scorers = load_scorers(classifier, i3d, clip, device)
     loaded = load_model(model, device)
-    config = dataclasses.replace(GenerationConfig(**loaded.config.get("generation", {}), fps=loaded.fps),
-                                 **(generation or {}))
+    config = loaded.generation_config(generation or {})
     videos = generate_for_prompts(loaded, prompts, seed, config, batch_size, device)
     # Phase 2: real clips: the reference 0..N-1 (the built-in prompts' own clips), the floor N..2N-1
     n = len(prompts)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from cinediff.pipelines.loading import LoadedModel
-from cinediff.pipelines.stages import Method, derive_seeds, run_stage, stage_config, target_args
+from cinediff.pipelines.stages import Method, derive_seeds, run_stage, target_args
 from cinediff.pipelines.text_to_video import GenerationConfig
 
 
@@ -62,7 +62,7 @@ def generate_cmd(models: dict[str, LoadedModel], prompts: Sequence[str], seeds: 
     config = config or CMDConfig()
 
     def stage(name: str) -> GenerationConfig:
-        return stage_config(models[name], config.stages.get(name, {}), overrides)
+        return models[name].generation_config(config.stages.get(name, {}), overrides)
 
     content = content_frames(models["content"], prompts, seeds, stage("content"), device)
     motion = motion_latents(models["motion"], content, prompts, derive_seeds(seeds, 1), stage("motion"), device)

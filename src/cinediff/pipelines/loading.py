@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
+from cinediff.pipelines.text_to_video import GenerationConfig
 from cinediff.autoencoders import Autoencoder, build_autoencoder, load_autoencoder, resolve_autoencoder_dir
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
 from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
-from cinediff.training.config import ModelConfig, config_from_dict
+from cinediff.training.config import ModelConfig, RunConfig, config_from_dict, config_to_dict
 from cinediff.training.targets import make_target
 from cinediff.training.tasks import build_denoiser, build_text_encoder
 
@@ -36,6 +37,17 @@ class LoadedModel:
     fps: float
     config: dict = field(default_factory=dict)  # everything in config.json
     autoencoder: object = None  # latent models: decodes samples to pixels; CMD stages: the CMD autoencoder
+
+    def generation_config(self, *overrides: dict) -> GenerationConfig:
+        """Its generation defaults updated by each dict in turn (None values skipped): the model's
+        frame rate, its training noise prior (PYoCo: the prior is used wherever noise enters,
+        sampling included), then ``config.json``'s ``generation``."""
+        model = self.config.get("model", {})
+        fields = {"noise_prior": model.get("noise_prior", "iid"), "noise_alpha": model.get("noise_alpha"),
+                  **self.config.get("generation", {}), "fps": self.fps}
+        for override in overrides:
+            fields.update({k: v for k, v in override.items() if v is not None})
+        return GenerationConfig(**fields)
 
     @property
     def decoder(self):
@@ -99,11 +111,34 @@ def export_autoencoder(weights: dict, run, out_dir: Path, scaling_clips: int = 6
     return autoencoder.save_pretrained(out_dir)
 
 
+def output_shape(run: RunConfig, autoencoder: Autoencoder | None = None) -> tuple[list[int], float]:
+    """What a run's denoiser makes — a clip, a latent, a content frame or a motion latent, ``[C, ...]``
+    — and the frame rate of its clips, from the first clip of its data set."""
+    from cinediff.data import build_dataset
+
+    item = build_dataset(run.data.dataset, **run.data.args)[0]
+    x0, _ = make_target(run.model.target, item["video"][None], autoencoder, **run.model.target_args)
+    return list(x0.shape[1:]), float(item.get("fps", 8.0))
+
+
+def untrained_model(run: RunConfig, device: torch.device | str = "cpu", text_encoder=None) -> LoadedModel:
+    """A randomly initialised model of a run config, as ``load_model`` would return its export: for
+    speed and memory benchmarks, which do not depend on the weights. ``text_encoder``: one to share
+    (default: the config's own)."""
+    autoencoder = load_autoencoder(run.model.autoencoder) if run.model.autoencoder else None
+    shape, fps = output_shape(run, autoencoder)
+    denoiser = build_denoiser(run.model).to(device).eval().requires_grad_(False)
+    text_encoder = text_encoder if text_encoder is not None else build_text_encoder(run.model.text_encoder)
+    if text_encoder is not None:
+        text_encoder.to(device)
+    config = {"model": config_to_dict(run)["model"], "shape": shape, "fps": fps, "generation": {}}
+    return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config,
+                       autoencoder.to(device) if autoencoder is not None else None)
+
+
 def export_model(source: str | Path, out_dir: str | Path, generation: dict | None = None) -> Path:
     """Write a run's model (EMA weights when present) as an exported folder: a text-to-video
     denoiser for ``load_model`` / ``cinediff generate``, or an autoencoder for ``load_autoencoder``."""
-    from cinediff.data import build_dataset
-
     ckpt_path = resolve_checkpoint(source)
     ckpt = load_checkpoint(ckpt_path)
     run = config_from_dict(ckpt["state"]["config"])
@@ -113,7 +148,6 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
     denoiser = {k[len(DENOISER_PREFIX):]: v.contiguous() for k, v in weights.items() if k.startswith(DENOISER_PREFIX)}
     if not denoiser:
         raise CheckpointError(f"{ckpt_path} holds no denoiser weights (is it an autoencoder run?)")
-    item = build_dataset(run.data.dataset, **run.data.args)[0]
     model = dict(ckpt["state"]["config"]["model"])
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -122,9 +156,8 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
         autoencoder = load_autoencoder(model["autoencoder"])
         autoencoder.save_pretrained(out_dir / "autoencoder")
         model["autoencoder"] = "autoencoder"
-    x0, _ = make_target(run.model.target, item["video"][None], autoencoder, **run.model.target_args)
-    shape = list(x0.shape[1:])  # what the denoiser makes: a clip, a latent, a content frame or a motion latent
-    config = {"model": model, "shape": shape, "fps": item.get("fps", 8.0), "data": ckpt["state"]["config"]["data"],
+    shape, fps = output_shape(run, autoencoder)
+    config = {"model": model, "shape": shape, "fps": fps, "data": ckpt["state"]["config"]["data"],
               "step": ckpt["state"]["step"], "generation": generation or {}}
     save_tensors(out_dir / "model.safetensors", denoiser)
     atomic_write(out_dir / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(config, indent=1)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from cinediff.pipelines.loading import LoadedModel
-from cinediff.pipelines.stages import Method, derive_seeds, run_stage, run_windows, stage_config, target_args
+from cinediff.pipelines.stages import Method, derive_seeds, run_stage, run_windows, target_args
 from cinediff.pipelines.text_to_video import GenerationConfig
 from cinediff.training.targets import keyframe_condition, resize_frames
 
@@ -99,7 +99,7 @@ def generate_show1(models: dict[str, LoadedModel], prompts: Sequence[str], seeds
     config = config or Show1Config()
 
     def stage(name: str, **fixed) -> GenerationConfig:
-        return stage_config(models[name], config.stages.get(name, {}), overrides, fixed)
+        return models[name].generation_config(config.stages.get(name, {}), overrides, fixed)
 
     key = keyframes(models["keyframes"], prompts, seeds, stage("keyframes"), device)
     mid = interpolate(models["interpolation"], key, prompts, derive_seeds(seeds, 1), stage("interpolation"), device,

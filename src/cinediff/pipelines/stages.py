@@ -33,14 +33,6 @@ def derive_seeds(seeds: Sequence[int], *keys: int) -> list[int]:
     return [int(np.random.SeedSequence([int(seed), *keys]).generate_state(1)[0]) for seed in seeds]
 
 
-def stage_config(model: LoadedModel, *overrides: dict) -> GenerationConfig:
-    """The model's generation defaults (``config.json``, its fps) updated by each dict in turn (None values skipped)."""
-    fields = {**model.config.get("generation", {}), "fps": model.fps}
-    for override in overrides:
-        fields.update({k: v for k, v in override.items() if v is not None})
-    return GenerationConfig(**fields)
-
-
 def target_args(model: LoadedModel, target: str) -> dict:
     """The model's ``target_args``, after checking it was trained on ``target`` (catches swapped stages)."""
     model_config = model.config.get("model", {})
@@ -55,7 +47,7 @@ def run_stage(model: LoadedModel, prompts: Sequence[str], seeds: Sequence[int], 
     """``generate_videos`` with ``model`` (its own clip shape unless ``shape``) and its default config
     unless ``config``; ``inputs``: ``cond_frames``, ``init``, ``autoencoder``, ``clamp``."""
     return generate_videos(model.denoiser, model.text_encoder, prompts, tuple(shape or model.shape), seeds,
-                           config or stage_config(model), device, disable_progress=True, **inputs)
+                           config or model.generation_config(), device, disable_progress=True, **inputs)
 
 
 def run_windows(model: LoadedModel, cond: torch.Tensor, prompts: Sequence[str], seeds: Sequence[int],

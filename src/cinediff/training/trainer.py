@@ -230,7 +230,8 @@ def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> 
     sampler_task.eval()
     prompts = list(config.train.sample_prompts)
     shape = tuple(task.encode(dataset[0]["video"][None].to(device)).shape[1:])
-    gen = GenerationConfig(steps=config.train.sample_steps)
+    gen = GenerationConfig(steps=config.train.sample_steps, noise_prior=config.model.noise_prior,
+                           noise_alpha=config.model.noise_alpha)
     with autocast(device, use_bf16(config.train.precision, device)):
         videos = generate_videos(sampler_task.denoiser, task.text.module, prompts, shape, list(range(len(prompts))),
                                  gen, device, disable_progress=True, autoencoder=task.autoencoder.module)

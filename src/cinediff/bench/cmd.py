@@ -1,0 +1,105 @@
+"""CMD generation cost: content frame + motion latent against video models that denoise every frame.
+
+CMD's claim (METHODS.md §4): a 512×1024×16 video in 3.1 s, 7.7× faster than prior latent VDMs
+(46.8 TFLOPs, 5.56 GB). CMD runs its image network on one content frame and a light DiT on the
+small motion latent, instead of a video network on all T frames. Side by side, at the same
+output clip, each in a process of its own, randomly initialised (cost does not depend on weights):
+
+- **CMD**: the ``cmd-content`` recipe's image U-Net (``content_steps`` DDIM steps) → the
+  ``cmd-motion`` recipe's DiT (``motion_steps``) → the shipped CMD autoencoder's decoder;
+- **pixel video U-Net**: the same content U-Net plus temporal attention, denoising the whole
+  clip in the same (pixel) space (``video_steps``): CMD's decomposition at an equal network;
+- **latent VDM**: a latent video U-Net with temporal attention over frame-VAE latents
+  (``latent_recipe``, default the ``pyoco-mixed`` network; ``video_steps``), decoded by the VAE.
+
+Every model samples with DDIM and classifier-free guidance 7.5 (two network evaluations per
+step, batched), CMD's settings; defaults are the paper's step counts (50 / 100 / 50). Figures per
+row: wall seconds, model TFLOPs (torch's FlopCounterMode), peak memory over the weights and total.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from cinediff.bench.timing import count_flops, in_fresh_process, measure_once
+
+PROMPT = "a red circle moving left"
+QUICK_UNET = ["model.backbone_args.block_channels=[16, 32, 32]", "model.backbone_args.norm_groups=8",
+              "model.backbone_args.temporal_head_dim=16"]
+QUICK_DATA = ["data.args.frames=4", "data.args.height=32", "data.args.width=32"]
+QUICK = {"content": QUICK_UNET + QUICK_DATA,
+         "motion": QUICK_DATA + ["model.backbone_args.dim=32", "model.backbone_args.depth=1",
+                                 "model.backbone_args.content_patch_size=8"],
+         "pixel": QUICK_UNET + QUICK_DATA, "latent": QUICK_UNET + QUICK_DATA}
+
+
+def generation(steps: int) -> dict:
+    return {"steps": steps, "sampler": "ddim", "schedule": "uniform", "guidance": 7.5}
+
+
+def stage_config(what: str, quick: bool, latent_recipe: str):
+    """Run configs of the measured models: ``content``, ``motion``, ``pixel`` and ``latent``."""
+    from cinediff.training.config import load_config
+
+    recipe, extra = {"content": ("cmd-content", []), "motion": ("cmd-motion", []),
+                     "pixel": ("cmd-content", ['model.target="video"', 'model.autoencoder=""',
+                                               'model.backbone_args.temporal="attention"']),
+                     "latent": (latent_recipe, [])}[what]
+    return load_config(recipe, extra + (QUICK[what] if quick else []))
+
+
+def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str, device: str,
+             flops: bool) -> dict:
+    """In a fresh process: build ``what`` ("cmd", "pixel" or "latent"), generate once (timed, peak
+    memory), then once more under the FLOP counter."""
+    from cinediff.pipelines import CMDConfig, generate_cmd, generate_videos
+    from cinediff.pipelines.loading import untrained_model
+    from cinediff.runtime import prepare_cpu_math
+    from cinediff.text import load_text_encoder
+
+    prepare_cpu_math(device)
+    text = load_text_encoder().to(device)
+    if what == "cmd":
+        models = {name: untrained_model(stage_config(name, quick, latent_recipe), device, text)
+                  for name in ("content", "motion")}
+        config = CMDConfig(stages={name: generation(steps[name]) for name in models})
+        generate = lambda: generate_cmd(models, [PROMPT], [0], config, device).video  # noqa: E731
+    else:
+        model = untrained_model(stage_config(what, quick, latent_recipe), device, text)
+        models, config = {what: model}, model.generation_config(generation(steps["video"]))
+        generate = lambda: generate_videos(model.denoiser, text, [PROMPT], model.shape, [0], config, device,  # noqa: E731
+                                           disable_progress=True, autoencoder=model.decoder)
+    with torch.no_grad():
+        found = measure_once(generate, torch.device(device))
+        model_flops = count_flops(generate) if flops else float("nan")
+    params = sum(p.numel() for m in models.values() for p in m.denoiser.parameters())
+    return {"model": label, "output": list(found.pop("result").shape[1:]), "params_m": params / 1e6,
+            "steps": "+".join(str(steps[n]) for n in (("content", "motion") if what == "cmd" else ("video",))),
+            "tflops": model_flops / 1e12, **found}
+
+
+def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, video_steps: int = 50,
+        latent_recipe: str = "pyoco-mixed", device: str | None = None, flops: bool = True) -> dict:
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if quick:
+        content_steps, motion_steps, video_steps = 2, 2, 2
+    steps = {"content": content_steps, "motion": motion_steps, "video": video_steps}
+    jobs = [("CMD", "cmd"), ("pixel video U-Net", "pixel"), ("latent VDM", "latent")]
+    rows = []
+    for label, what in jobs:
+        rows.append(in_fresh_process(_measure, label, what, quick, steps, latent_recipe, device, flops))
+        print(f"  measured {label}: {rows[-1]}", flush=True)
+    cmd, pixel, latent = rows
+    ratios = {}
+    for name, row in (("pixel_video_unet", pixel), ("latent_vdm", latent)):
+        ratios |= {f"{name}_vs_cmd_seconds": row["seconds"] / cmd["seconds"],
+                   f"{name}_vs_cmd_tflops": row["tflops"] / cmd["tflops"] if flops else None,
+                   f"{name}_vs_cmd_peak_memory": row["peak_memory_mb"] / max(cmd["peak_memory_mb"], 1e-6)}
+    return {"rows": rows, "ratios": ratios,
+            "input": {"steps": steps, "device": device, "sampler": "ddim", "guidance": 7.5,
+                      "output": cmd["output"]},
+            "notes": ["CMD: the cmd-content U-Net on the content frame, the cmd-motion DiT on the motion latent, "
+                      "the shipped CMD autoencoder's decoder",
+                      "pixel video U-Net: the cmd-content U-Net + temporal attention on every frame (pixels)",
+                      f"latent VDM: the {latent_recipe} network (U-Net + temporal attention) on frame-VAE latents, "
+                      "+ the VAE decoder"]}
