@@ -82,3 +82,12 @@ def test_cmd_suite_quick_counts_fewer_flops_for_cmd(tmp_path):
     assert cmd["output"] == pixel["output"] == latent["output"] == [3, 4, 32, 32]
     assert all(r["tflops"] > 0 for r in result["rows"])
     assert result["ratios"]["pixel_video_unet_vs_cmd_tflops"] > 1.5
+
+
+def test_generate_suite_counts_network_evaluations_per_sampler():
+    """Heun: two evaluations per step but the last (EDM Algorithm 1); Euler, DPM-Solver++(2M), DDIM: one."""
+    result = run_suite("generate", None, quick=True, samplers=("heun", "euler", "dpmpp_2m", "ddim"))
+    nfe = {(r["sampler"], r["batch"]): r["nfe"] for r in result["rows"]}
+    assert nfe == {("heun", 1): 3, ("euler", 1): 2, ("dpmpp_2m", 1): 2, ("ddim", 1): 2, ("heun", 2): 3}
+    assert set(result["ratios"]) == {"euler_vs_heun_s_per_video", "dpmpp_2m_vs_heun_s_per_video",
+                                     "ddim_vs_heun_s_per_video", "batch_2_throughput_gain"}

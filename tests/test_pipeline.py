@@ -93,18 +93,21 @@ def test_eval_command_writes_report(pixel_model, tmp_path):
 def test_a_model_samples_with_its_training_noise_prior(tmp_path):
     """PYoCo: the prior is used wherever noise enters, so an exported model samples with the prior it
     was trained with unless told otherwise (config.json's generation or an override wins)."""
-    run = train(tiny_run(tmp_path / "run", 3, 16, 4, "model.noise_prior='progressive'", "model.noise_alpha=2.0",
+    run = train(tiny_run(tmp_path / "run", 3, 16, 4, "model.noise_prior='progressive'", "model.noise_alpha=1.5",
                          "train.sample_every=0"))
     loaded = load_model(export_model(run, tmp_path / "export"))
     defaults = loaded.generation_config({"steps": 2})
-    assert (defaults.noise_prior, defaults.noise_alpha, defaults.steps, defaults.fps) == ("progressive", 2.0, 2, loaded.fps)
-    assert loaded.generation_config({"noise_prior": "iid", "noise_alpha": None}).noise_prior == "iid"
+    assert (defaults.noise_prior, defaults.noise_alpha, defaults.steps, defaults.fps) == ("progressive", 1.5, 2, loaded.fps)
+    mixed = loaded.generation_config({"noise_prior": "mixed"}, {"steps": 3})
+    assert (mixed.noise_prior, mixed.noise_alpha, mixed.steps) == ("mixed", None, 3)  # mixed's own default α
+    assert loaded.generation_config({"noise_prior": "mixed", "noise_alpha": 0.5}).noise_alpha == 0.5
+    assert loaded.generation_config({"noise_prior": "progressive"}).noise_alpha == 1.5  # same prior: α kept
 
     def video(config):
         return generate_videos(loaded.denoiser, loaded.text_encoder, ["a red circle moving left"], loaded.shape, [3],
                                config)
 
-    explicit = GenerationConfig(steps=2, noise_prior="progressive", noise_alpha=2.0, fps=loaded.fps)
+    explicit = GenerationConfig(steps=2, noise_prior="progressive", noise_alpha=1.5, fps=loaded.fps)
     torch.testing.assert_close(video(defaults), video(explicit))
     assert not torch.allclose(video(defaults), video(GenerationConfig(steps=2, fps=loaded.fps)))
     out = tmp_path / "clip.mp4"

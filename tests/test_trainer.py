@@ -228,3 +228,29 @@ def test_saved_weights_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_init_from_a_saved_autoencoder_or_an_exported_model(tmp_path):
+    """Fine-tuning starts from saved models too: a save_pretrained autoencoder (shipped names included)
+    and a `cinediff export` folder, keyed like the task's state dict."""
+    from cinediff.autoencoders import build_autoencoder, load_autoencoder
+    from cinediff.pipelines import export_model
+    from cinediff.training.tasks import build_task
+    from cinediff.training.trainer import starting_weights
+
+    vae_args = dict(block_channels=[16, 32], layers_per_block=1, norm_groups=8)
+    saved = build_autoencoder("vae", **vae_args).save_pretrained(tmp_path / "vae")
+    task = build_task(load_config(None, ["model.task=autoencoder", "model.backbone=vae",
+                                         "model.backbone_args={block_channels=[16, 32], layers_per_block=1, norm_groups=8}"]).model)
+    task.load_state_dict(starting_weights(saved))  # strict: every key, nothing else
+    for k, v in load_autoencoder(saved).state_dict().items():
+        assert torch.equal(task.state_dict()[f"autoencoder.{k}"], v), k
+    assert set(starting_weights("vae")) == {f"autoencoder.{k}" for k in load_autoencoder("vae").state_dict()}
+
+    base = ["model.backbone=unet", "model.formulation=vp", "model.text_encoder=''", TINY_DATA, "data.batch_size=2",
+            "train.precision=fp32", "train.steps=1", TINY_UNET.format(temporal="none")]
+    run = train(load_config(None, [*base, f"train.out_dir='{tmp_path / 'run'}'"]))
+    weights = starting_weights(export_model(run, tmp_path / "export"))
+    assert weights.keys() == starting_weights(run).keys()
+    for k, v in starting_weights(run).items():
+        assert torch.equal(weights[k], v), k

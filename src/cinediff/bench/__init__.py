@@ -18,6 +18,7 @@ import torch
 SUITES = {
     "backbones": "cinediff.bench.backbones",
     "cmd": "cinediff.bench.cmd",
+    "generate": "cinediff.bench.generate",
     "train": "cinediff.bench.train",
     "noise": "cinediff.bench.noise",
     "pyoco": "cinediff.bench.pyoco",

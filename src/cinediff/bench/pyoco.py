@@ -138,18 +138,19 @@ def run(quick: bool = False, image_recipe: str = "latent-shift-image", video_rec
 
 
 def ratios(rows: list[dict]) -> dict:
-    """Each correlated prior's fine-tune against the i.i.d. fine-tune: Fréchet ratio (< 1: closer to
-    real clips) and differences of accuracy and temporal consistency (> 0: better)."""
-    tuned = {r["prior"]: r for r in rows if r["finetune_steps"] > 0}
-    if "iid" not in tuned:
-        return {}
-    iid, out = tuned["iid"], {}
-    for prior, row in tuned.items():
-        if prior == "iid":
-            continue
-        if row["frechet_classifier"] is not None and iid["frechet_classifier"]:
-            out[f"{prior}_vs_iid_frechet"] = row["frechet_classifier"] / iid["frechet_classifier"]
-        for key in (*ACCURACIES, "temporal_consistency"):
-            if row[key] is not None and iid[key] is not None:
-                out[f"{prior}_minus_iid_{key}"] = row[key] - iid[key]
+    """Each correlated prior against i.i.d. noise, among the fine-tunes and among the zero-shot
+    samples of the image model (``zero_shot_`` keys): Fréchet ratio (< 1: closer to real clips)
+    and differences of accuracy and temporal consistency (> 0: better)."""
+    out = {}
+    for tuned, prefix in ((True, ""), (False, "zero_shot_")):
+        arms = {r["prior"]: r for r in rows if (r["finetune_steps"] > 0) == tuned}
+        iid = arms.get("iid")
+        for prior, row in arms.items() if iid is not None else ():
+            if prior == "iid":
+                continue
+            if row["frechet_classifier"] is not None and iid["frechet_classifier"]:
+                out[f"{prefix}{prior}_vs_iid_frechet"] = row["frechet_classifier"] / iid["frechet_classifier"]
+            for key in (*ACCURACIES, "temporal_consistency"):
+                if row[key] is not None and iid[key] is not None:
+                    out[f"{prefix}{prior}_minus_iid_{key}"] = row[key] - iid[key]
     return out

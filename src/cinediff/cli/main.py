@@ -184,7 +184,7 @@ def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
 
 @app.command()
 def bench(
-    suite: str = typer.Argument(..., help="backbones | train | noise | pyoco | show1 | cmd"),
+    suite: str = typer.Argument(..., help="backbones | train | noise | generate | pyoco | show1 | cmd"),
     json_path: str = typer.Option(None, "--json", help="Write the results here as JSON."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes: checks the suite runs, figures mean little."),
     options: list[str] = typer.Option([], "--set", help="Suite option, e.g. --set threads=1 --set size=32 (repeatable)."),

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from cinediff.pipelines.text_to_video import GenerationConfig
 from cinediff.autoencoders import Autoencoder, build_autoencoder, load_autoencoder, resolve_autoencoder_dir
+from cinediff.pipelines.text_to_video import GenerationConfig
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
 from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
 from cinediff.training.config import ModelConfig, RunConfig, config_from_dict, config_to_dict
@@ -41,12 +41,16 @@ class LoadedModel:
     def generation_config(self, *overrides: dict) -> GenerationConfig:
         """Its generation defaults updated by each dict in turn (None values skipped): the model's
         frame rate, its training noise prior (PYoCo: the prior is used wherever noise enters,
-        sampling included), then ``config.json``'s ``generation``."""
+        sampling included), then ``config.json``'s ``generation``. A dict that changes the prior
+        without an α gets that prior's default α, not the previous prior's."""
         model = self.config.get("model", {})
         fields = {"noise_prior": model.get("noise_prior", "iid"), "noise_alpha": model.get("noise_alpha"),
                   **self.config.get("generation", {}), "fps": self.fps}
         for override in overrides:
-            fields.update({k: v for k, v in override.items() if v is not None})
+            given = {k: v for k, v in override.items() if v is not None}
+            if given.get("noise_prior", fields["noise_prior"]) != fields["noise_prior"]:
+                fields["noise_alpha"] = None
+            fields.update(given)
         return GenerationConfig(**fields)
 
     @property

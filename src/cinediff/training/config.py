@@ -24,7 +24,7 @@ class ModelConfig:
     noise_alpha: float | None = None  # None: the prior's documented default
     text_encoder: str | None = "minilm"  # a local transformers dir, "minilm", or "" for unconditional
     cond_dropout: float = 0.1  # probability of training a sample on the empty prompt (for CFG)
-    init_from: str | None = None  # checkpoint folder whose weights start this run (two-stage recipes)
+    init_from: str | None = None  # weights that start this run: a run/checkpoint folder, a saved autoencoder or an export
     autoencoder: str | None = None  # saved autoencoder folder: diffuse in its latent space (latent VDMs)
     target: str = "video"  # what is generated: video | keyframes-interpolation | super-resolution | cmd-content | cmd-motion
     target_args: dict = field(default_factory=dict)  # e.g. {stride = 4} or {factor = 4}

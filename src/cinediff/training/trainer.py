@@ -90,7 +90,7 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
     dataset = dataset if dataset is not None else build_dataset_from(config)
     task = (task if task is not None else build_task(config.model)).to(device)
     if config.model.init_from:
-        init_weights(task, Path(config.model.init_from), verbose=dist.is_main)
+        init_weights(task, config.model.init_from, verbose=dist.is_main)
     ema = EMA(task, tc.ema_decay) if tc.ema_decay > 0 else None
 
     # Phase: resume (full weights into the unwrapped model; FSDP shards them when wrapping) --
@@ -194,16 +194,32 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
     return run_dir
 
 
-def init_weights(task, checkpoint: Path, verbose: bool = True) -> None:
-    """Start from another run's weights (EMA when present): two-stage recipes such as image
-    pre-training → video fine-tuning. Layers the checkpoint lacks (new temporal layers) keep
-    their initialisation; weights it has that the task lacks are an error."""
-    ckpt = load_checkpoint(resolve_checkpoint(checkpoint))
-    missing, unexpected = task.load_state_dict(ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"], strict=False)
+def starting_weights(source: str | Path) -> dict[str, torch.Tensor]:
+    """The weights ``model.init_from`` names, keyed like a task's state dict: a run or checkpoint
+    folder (its EMA weights when present), a saved autoencoder (or a shipped one's name, e.g.
+    ``vae``) or an exported text-to-video model (``cinediff export``; ``default``: the shipped one)."""
+    from cinediff.autoencoders import resolve_autoencoder_dir
+    from cinediff.pipelines.loading import DENOISER_PREFIX, default_model_dir
+    from cinediff.weights import load_tensors
+
+    folder = default_model_dir() if str(source) == "default" and not Path(source).exists() else \
+        resolve_autoencoder_dir(source)
+    if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():  # a saved model
+        prefix = "autoencoder." if "class" in json.loads((folder / "config.json").read_text()) else DENOISER_PREFIX
+        return {prefix + k: v for k, v in load_tensors(folder / "model.safetensors").items()}
+    ckpt = load_checkpoint(resolve_checkpoint(source))
+    return ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"]
+
+
+def init_weights(task, source: str | Path, verbose: bool = True) -> None:
+    """Start from other weights (:func:`starting_weights`): two-stage recipes such as image
+    pre-training → video fine-tuning, or fine-tuning a shipped model. Layers the source lacks
+    (new temporal layers) keep their initialisation; weights it has that the task lacks are an error."""
+    missing, unexpected = task.load_state_dict(starting_weights(source), strict=False)
     if unexpected:
-        raise ValueError(f"{checkpoint} has weights this model lacks: {unexpected[:5]}... (different architecture?)")
+        raise ValueError(f"{source} has weights this model lacks: {unexpected[:5]}... (different architecture?)")
     if verbose:
-        log.info("initialised from %s; %d new tensors keep their init: %s", checkpoint, len(missing), missing[:8])
+        log.info("initialised from %s; %d new tensors keep their init: %s", source, len(missing), missing[:8])
 
 
 def _checkpoint(ckpt_dir, step, task, optimizer, ema, counters, config, dist, keep_last):
