@@ -110,3 +110,18 @@ def test_report_uses_the_requested_clip_shape():
     autoencoder = build_autoencoder("cmd", width=8, min_width=8, depth=1, norm_groups=4, factor=2)
     report = reconstruction_report(autoencoder, sets=("camera-moves",), num=2, **SMALL)
     assert report["camera-moves"]["shape"] == [3, 4, 16, 16] and report["camera-moves"]["psnr_db"] > 0
+
+
+def test_judged_accuracy_of_reconstructions_sees_lost_colour():
+    """PSNR misses a grey blob where a red disc was; the judge's colour accuracy does not."""
+    from cinediff.evaluation.reconstruction import held_out_set, judged_accuracy
+
+    videos, captions = held_out_set("moving-shapes", 12)
+    exact = judged_accuracy(videos, captions)
+    assert exact["judge_color"] >= 0.9 and exact["judge_motion"] >= 0.9  # the judge on the clips themselves
+    grey = videos.mean(dim=1, keepdim=True).expand_as(videos)  # same luminance, no colour
+    assert judged_accuracy(grey, captions)["judge_color"] <= 0.4
+    assert psnr(videos, grey).mean() > 20  # ...which PSNR barely notices
+
+    report = reconstruction_report(ShiftedAutoencoder(), sets=("moving-shapes",), num=2)
+    assert set(report["moving-shapes"]) >= {"judge_color", "judge_shape", "judge_motion"}

@@ -27,13 +27,24 @@ def test_shipped_cmd_autoencoder_reconstructs_heldout_shapes_above_28db():
     assert heldout_shapes_psnr(autoencoder) >= CMD_BAR_DB
 
 
-@pytest.mark.parametrize("dataset, bar_db", [("moving-shapes", 20.5), ("moving-digits", 26.5), ("camera-moves", 20.5)])
+# ~1.5 dB under the 32-clip figures in the README; camera-moves' photos are outside its training sets
+@pytest.mark.parametrize("dataset, bar_db", [("moving-shapes", 38.5), ("moving-digits", 38.5), ("camera-moves", 12.0)])
 def test_shipped_vae_reconstructs_each_builtin_set(dataset, bar_db):
     autoencoder = load_any_autoencoder(ASSETS / "vae")
     assert autoencoder.spatial_factor == 8 and autoencoder.latent_channels == 4
     psnr = reconstruction_psnr(autoencoder, held_out_clips(dataset, 16, frames=4)).mean().item()
     print(f"shipped VAE on {dataset}: {psnr:.2f} dB")
-    assert psnr >= bar_db  # ~1.5 dB under the 32-clip figures in the README (1,000 CPU steps; see issue 6 note)
+    assert psnr >= bar_db
+
+
+def test_shipped_vae_keeps_colour_shape_and_motion_of_moving_shapes():
+    """What a latent model can render at best: the judge reads the caption's attributes off the
+    reconstructions (the VAE shipped before this test painted every object grey: colour 0.0 at 22 dB)."""
+    from cinediff.evaluation.reconstruction import held_out_set, judged_accuracy, reconstruct
+
+    videos, captions = held_out_set("moving-shapes", 16)
+    judged = judged_accuracy(reconstruct(load_any_autoencoder("vae"), videos), captions)
+    assert judged["judge_color"] >= 0.95 and judged["judge_shape"] >= 0.9 and judged["judge_motion"] >= 0.9, judged
 
 
 @pytest.mark.slow

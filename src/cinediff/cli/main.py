@@ -177,8 +177,9 @@ def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
     for name, row in report.items():
+        judged = "".join(f", judge {k[6:]} {row[k]:.2f}" for k in ("judge_color", "judge_shape", "judge_motion") if k in row)
         typer.echo(f"{name:14s} PSNR {row['psnr_db']:.2f} dB (std {row['psnr_std_db']:.2f}, min {row['psnr_min_db']:.2f}) "
-                   f"on {row['clips']} held-out clips of {row['shape']}")
+                   f"on {row['clips']} held-out clips of {row['shape']}{judged}")
     typer.echo(f"metrics: {out / 'metrics.json'}")
 
 
