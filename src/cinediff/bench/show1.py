@@ -46,6 +46,11 @@ class Plan:
     expert_size: tuple[int, int] | None  # None: no expert stage
 
     @property
+    def prompts(self) -> tuple[list[str], list[int]]:
+        """The prompts and seeds every configuration generates."""
+        return ["a red circle moving left"] * self.batch, list(range(self.batch))
+
+    @property
     def chain(self) -> tuple[str, ...]:
         return (*RECIPES, *(("expert",) if self.expert_size else ()))
 
@@ -81,7 +86,7 @@ def stage_runner(name: str, plan: Plan, text) -> tuple[dict, callable]:
     from cinediff.pipelines.loading import untrained_model
 
     model = untrained_model(plan.config(name), plan.device, text)
-    prompts, seeds = ["a red circle moving left"] * plan.batch, list(range(plan.batch))
+    prompts, seeds = plan.prompts
     strength = {"superres": Show1Config.superres_strength, "expert": Show1Config.expert_strength}.get(name)
     generation = model.generation_config({"steps": plan.steps, "strength": strength})
     fn = {"keyframes": stages.keyframes, "interpolation": stages.interpolate, "superres": stages.super_resolve,
@@ -98,7 +103,7 @@ def chain_runner(plan: Plan, text) -> tuple[dict, callable]:
     from cinediff.pipelines.loading import untrained_model
 
     models = {name: untrained_model(plan.config(name), plan.device, text) for name in plan.chain}
-    prompts, seeds = ["a red circle moving left"] * plan.batch, list(range(plan.batch))
+    prompts, seeds = plan.prompts
     return models, lambda: generate_show1(models, prompts, seeds, device=plan.device, steps=plan.steps).video
 
 
@@ -110,7 +115,7 @@ def pixel_runner(plan: Plan, text) -> tuple[dict, callable]:
     _, t, h, w = plan.shapes()[plan.chain[-1]]
     model = untrained_model(plan.config("keyframes", (f"data.args.frames={t}", f"data.args.height={h}",
                                                       f"data.args.width={w}")), plan.device, text)
-    prompts, seeds = ["a red circle moving left"] * plan.batch, list(range(plan.batch))
+    prompts, seeds = plan.prompts
     generation = model.generation_config({"steps": plan.steps})
     return {"pixel": model}, lambda: generate_videos(model.denoiser, text, prompts, model.shape, seeds, generation,
                                                      plan.device, disable_progress=True)
