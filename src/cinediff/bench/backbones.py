@@ -13,7 +13,7 @@ import torch
 
 from cinediff.backbones import build_backbone
 from cinediff.bench.timing import in_fresh_process, peak_memory_mb, time_call
-from cinediff.runtime import bf16_is_fast, prepare_cpu_math
+from cinediff.runtime import bf16_is_fast, default_device, prepare_cpu_math
 
 UNET = dict(in_channels=4, out_channels=4, block_channels=(64, 128, 128), layers_per_block=2,
             attention_levels=(False, True, True), heads=4, text_dim=384, norm_groups=32)
@@ -87,7 +87,7 @@ def measure(name: str, args: dict, shape: tuple, precision: str, device: str, re
 def run(quick: bool = False, frames: int = 16, size: int = 64, batch: int = 1, repeats: int = 3,
         device: str | None = None, precisions: tuple[str, ...] | None = None, threads: int | None = None) -> dict:
     """``precisions`` default: fp32, plus bf16 autocast where bf16 is native (CUDA, AVX512-BF16/AMX)."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or str(default_device())
     precisions = precisions or (("fp32", "bf16") if bf16_is_fast(device) else ("fp32",))
     unet, fit_base = (QUICK_UNET, QUICK_FIT) if quick else (UNET, FIT_BASE)
     if quick:

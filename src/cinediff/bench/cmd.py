@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from cinediff.bench.timing import count_flops, in_fresh_process, measure_once
+from cinediff.runtime import default_device
 
 PROMPT = "a red circle moving left"
 QUICK_UNET = ["model.backbone_args.block_channels=[16, 32, 32]", "model.backbone_args.norm_groups=8",
@@ -80,7 +81,7 @@ def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str
 
 def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, video_steps: int = 50,
         latent_recipe: str = "pyoco-mixed", device: str | None = None, flops: bool = True) -> dict:
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or str(default_device())
     if quick:
         content_steps, motion_steps, video_steps = 2, 2, 2
     steps = {"content": content_steps, "motion": motion_steps, "video": video_steps}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from cinediff.bench.timing import in_fresh_process, measure_once
+from cinediff.runtime import default_device
 
 RECIPES = {"keyframes": "show1-keyframes", "interpolation": "show1-interpolation", "superres": "show1-superres"}
 # --quick: the same chain at toy sizes (3 keyframes of 8×8 → 5 frames → 16×16) with narrow U-Nets.
@@ -142,7 +143,7 @@ def run(quick: bool = False, steps: int = 4, batch: int = 1, device: str | None 
         per_stage: bool = True) -> dict:
     """``expert``: add the latent expert at ``expert_size`` (default: twice the super-resolution
     output); the pixel-only model then makes that size. ``per_stage``: also measure each stage alone."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or str(default_device())
     steps = 2 if quick else steps
     plan = Plan(quick, steps, batch, device, expert_recipe, None)
     if expert:
