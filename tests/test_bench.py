@@ -84,6 +84,15 @@ def test_cmd_suite_quick_counts_fewer_flops_for_cmd(tmp_path):
     assert result["ratios"]["pixel_video_unet_vs_cmd_tflops"] > 1.5
 
 
+def test_cmd_suite_size_reaches_every_measured_model():
+    from cinediff.bench.cmd import stage_config
+
+    for what in ("content", "motion", "pixel", "latent"):
+        data = stage_config(what, quick=True, latent_recipe="pyoco-mixed", size=128).data.args
+        assert (data["height"], data["width"], data["frames"]) == (128, 128, 4), what
+        assert stage_config(what, quick=False, latent_recipe="pyoco-mixed").data.args["height"] == 64
+
+
 def test_generate_suite_counts_network_evaluations_per_sampler():
     """Heun: two evaluations per step but the last (EDM Algorithm 1); Euler, DPM-Solver++(2M), DDIM: one."""
     result = run_suite("generate", None, quick=True, samplers=("heun", "euler", "dpmpp_2m", "ddim"))

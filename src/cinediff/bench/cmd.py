@@ -38,19 +38,21 @@ def generation(steps: int) -> dict:
     return {"steps": steps, "sampler": "ddim", "schedule": "uniform", "guidance": 7.5}
 
 
-def stage_config(what: str, quick: bool, latent_recipe: str):
-    """Run configs of the measured models: ``content``, ``motion``, ``pixel`` and ``latent``."""
+def stage_config(what: str, quick: bool, latent_recipe: str, size: int | None = None):
+    """Run configs of the measured models: ``content``, ``motion``, ``pixel`` and ``latent``
+    (``size``: H = W of the clip instead of the recipe's)."""
     from cinediff.training.config import load_config
 
     recipe, extra = {"content": ("cmd-content", []), "motion": ("cmd-motion", []),
                      "pixel": ("cmd-content", ['model.target="video"', 'model.autoencoder=""',
                                                'model.backbone_args.temporal="attention"']),
                      "latent": (latent_recipe, [])}[what]
-    return load_config(recipe, extra + (QUICK[what] if quick else []))
+    sized = [f"data.args.height={size}", f"data.args.width={size}"] if size else []
+    return load_config(recipe, extra + (QUICK[what] if quick else []) + sized)
 
 
 def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str, device: str,
-             flops: bool) -> dict:
+             flops: bool, size: int | None) -> dict:
     """In a fresh process: build ``what`` ("cmd", "pixel" or "latent"), generate once (timed, peak
     memory), then once more under the FLOP counter."""
     from cinediff.pipelines import CMDConfig, generate_cmd, generate_videos
@@ -61,12 +63,12 @@ def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str
     prepare_cpu_math(device)
     text = load_text_encoder().to(device)
     if what == "cmd":
-        models = {name: untrained_model(stage_config(name, quick, latent_recipe), device, text)
+        models = {name: untrained_model(stage_config(name, quick, latent_recipe, size), device, text)
                   for name in ("content", "motion")}
         config = CMDConfig(stages={name: generation(steps[name]) for name in models})
         generate = lambda: generate_cmd(models, [PROMPT], [0], config, device).video  # noqa: E731
     else:
-        model = untrained_model(stage_config(what, quick, latent_recipe), device, text)
+        model = untrained_model(stage_config(what, quick, latent_recipe, size), device, text)
         models, config = {what: model}, model.generation_config(generation(steps["video"]))
         generate = lambda: generate_videos(model.denoiser, text, [PROMPT], model.shape, [0], config, device,  # noqa: E731
                                            disable_progress=True, autoencoder=model.decoder)
@@ -80,7 +82,10 @@ def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str
 
 
 def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, video_steps: int = 50,
-        latent_recipe: str = "pyoco-mixed", device: str | None = None, flops: bool = True) -> dict:
+        latent_recipe: str = "pyoco-mixed", device: str | None = None, flops: bool = True,
+        size: int | None = None) -> dict:
+    """``size``: clip height = width (default: the recipes' 64); the cost of a latent VDM grows with
+    the pixel count, CMD's motion latent with height + width."""
     device = device or str(default_device())
     if quick:
         content_steps, motion_steps, video_steps = 2, 2, 2
@@ -88,7 +93,7 @@ def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, v
     jobs = [("CMD", "cmd"), ("pixel video U-Net", "pixel"), ("latent VDM", "latent")]
     rows = []
     for label, what in jobs:
-        rows.append(in_fresh_process(_measure, label, what, quick, steps, latent_recipe, device, flops))
+        rows.append(in_fresh_process(_measure, label, what, quick, steps, latent_recipe, device, flops, size))
         print(f"  measured {label}: {rows[-1]}", flush=True)
     cmd, pixel, latent = rows
     ratios = {}
@@ -97,7 +102,7 @@ def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, v
                    f"{name}_vs_cmd_tflops": row["tflops"] / cmd["tflops"] if flops else None,
                    f"{name}_vs_cmd_peak_memory": row["peak_memory_mb"] / max(cmd["peak_memory_mb"], 1e-6)}
     return {"rows": rows, "ratios": ratios,
-            "input": {"steps": steps, "device": device, "sampler": "ddim", "guidance": 7.5,
+            "input": {"steps": steps, "size": size, "device": device, "sampler": "ddim", "guidance": 7.5,
                       "output": cmd["output"]},
             "notes": ["CMD: the cmd-content U-Net on the content frame, the cmd-motion DiT on the motion latent, "
                       "the shipped CMD autoencoder's decoder",
