@@ -78,16 +78,17 @@ def test_cmd_suite_quick_counts_fewer_flops_for_cmd(tmp_path):
     """FLOPs are counted, not timed: CMD's image network on one content frame plus the small motion DiT
     costs less than the same network denoising every frame."""
     result = run_suite("cmd", tmp_path / "cmd.json", quick=True)
-    cmd, pixel, latent = result["rows"]
-    assert cmd["output"] == pixel["output"] == latent["output"] == [3, 4, 32, 32]
+    cmd, cmd_latent, pixel, latent = result["rows"]
+    assert cmd["output"] == cmd_latent["output"] == pixel["output"] == latent["output"] == [3, 4, 32, 32]
     assert all(r["tflops"] > 0 for r in result["rows"])
     assert result["ratios"]["pixel_video_unet_vs_cmd_tflops"] > 1.5
+    assert cmd_latent["tflops"] < cmd["tflops"]  # the content U-Net on a 4×4 latent instead of 32×32 pixels
 
 
 def test_cmd_suite_size_reaches_every_measured_model():
     from cinediff.bench.cmd import stage_config
 
-    for what in ("content", "motion", "pixel", "latent"):
+    for what in ("content", "latent-content", "motion", "pixel", "latent"):
         data = stage_config(what, quick=True, latent_recipe="pyoco-mixed", size=128).data.args
         assert (data["height"], data["width"], data["frames"]) == (128, 128, 4), what
         assert stage_config(what, quick=False, latent_recipe="pyoco-mixed").data.args["height"] == 64

@@ -2,6 +2,7 @@
 alone and chained, tiny models trained 1 step through the real trainer), pipeline folders and the CLI."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -23,6 +24,7 @@ from cinediff.pipelines import (
 )
 from cinediff.pipelines import cmd as cmd_stages
 from cinediff.pipelines import show1 as show1_stages
+from cinediff.pipelines.stages import run_stage
 from cinediff.pipelines.windows import window_weights
 from cinediff.training.config import load_config
 from cinediff.training.trainer import train
@@ -203,6 +205,24 @@ def test_cmd_stages_and_chain(stages, tmp_path):
     torch.testing.assert_close(content, alone.content)
     with pytest.raises(ValueError, match="cmd-motion"):
         cmd_stages.motion_latents(pipeline.models["content"], content, PROMPTS[1:], [4], FAST)
+
+
+def test_cmd_content_stage_in_a_frame_autoencoders_latent_space(stages, tmp_path):
+    """target_args.latent: the content frame is modelled as its VAE latent; the export carries that VAE
+    (a relative folder: the export can move), and the stage decodes its samples to content frames."""
+    vae, cmd = stages["expert"] / "autoencoder", stages["content"] / "autoencoder"
+    run = stage_run("cmd-content", tmp_path / "latent-content", 4, 16, f"model.autoencoder='{cmd}'",
+                    f"model.target_args={{latent='{vae}'}}", channels=4)
+    moved = shutil.copytree(run, tmp_path / "moved")
+    shutil.rmtree(run)
+    model = load_model(moved)
+    assert model.shape == (4, 8, 8) and model.config["model"]["target_args"] == {"latent": "latent-autoencoder"}
+    latents = run_stage(model, PROMPTS[:1], [5], FAST, "cpu", clamp=False)
+    content = cmd_stages.content_frames(model, PROMPTS[:1], [5], FAST)
+    assert content.shape == (1, 3, 16, 16)
+    torch.testing.assert_close(content, model.latent_autoencoder.decode(latents).clamp(-1, 1))
+    pipeline = load_pipeline(save_pipeline(tmp_path / "cmd", "cmd", {"content": moved, "motion": stages["motion"]}))
+    assert pipeline(PROMPTS[:1], [5], steps=2).video.shape == (1, 3, 4, 16, 16)
 
 
 def test_pipeline_folder_is_checked_and_relative(stages, tmp_path):

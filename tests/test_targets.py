@@ -35,6 +35,8 @@ def test_cmd_targets_need_a_cmd_autoencoder():
         make_target("cmd-motion", torch.zeros(1, 3, 4, 16, 16))
     with pytest.raises(ValueError, match="unknown target"):
         make_target("nope", torch.zeros(1, 3, 4, 16, 16))
+    with pytest.raises(ValueError, match="target_args.latent is for target cmd-content"):
+        make_target("video", torch.zeros(1, 3, 4, 16, 16), latent_autoencoder=torch.nn.Identity())
 
 
 UNET = ("model.backbone_args={{block_channels=[16, 32], attention_levels=[false, true], heads=2, norm_groups=8, "

@@ -7,6 +7,9 @@ output clip, each in a process of its own, randomly initialised (cost does not d
 
 - **CMD**: the ``cmd-content`` recipe's image U-Net (``content_steps`` DDIM steps) → the
   ``cmd-motion`` recipe's DiT (``motion_steps``) → the shipped CMD autoencoder's decoder;
+- **CMD, latent content**: the same, the content U-Net making the content frame's latent under
+  the shipped frame VAE (``target_args.latent = "vae"``; the paper's content frame comes from a
+  latent image model), decoded by the VAE before the motion stage;
 - **pixel video U-Net**: the same content U-Net plus temporal attention, denoising the whole
   clip in the same (pixel) space (``video_steps``): CMD's decomposition at an equal network;
 - **latent VDM**: a latent video U-Net with temporal attention over frame-VAE latents
@@ -39,21 +42,24 @@ def generation(steps: int) -> dict:
 
 
 def stage_config(what: str, quick: bool, latent_recipe: str, size: int | None = None):
-    """Run configs of the measured models: ``content``, ``motion``, ``pixel`` and ``latent``
+    """Run configs of the measured models: ``content`` (``latent-content``), ``motion``, ``pixel`` and ``latent``
     (``size``: H = W of the clip instead of the recipe's)."""
     from cinediff.training.config import load_config
 
     recipe, extra = {"content": ("cmd-content", []), "motion": ("cmd-motion", []),
+                     "latent-content": ("cmd-content", ['model.target_args={latent="vae"}',
+                                                        "model.backbone_args.in_channels=4",
+                                                        "model.backbone_args.out_channels=4"]),
                      "pixel": ("cmd-content", ['model.target="video"', 'model.autoencoder=""',
                                                'model.backbone_args.temporal="attention"']),
                      "latent": (latent_recipe, [])}[what]
     sized = [f"data.args.height={size}", f"data.args.width={size}"] if size else []
-    return load_config(recipe, extra + (QUICK[what] if quick else []) + sized)
+    return load_config(recipe, extra + (QUICK[what.removeprefix("latent-")] if quick else []) + sized)
 
 
 def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str, device: str,
              flops: bool, size: int | None) -> dict:
-    """In a fresh process: build ``what`` ("cmd", "pixel" or "latent"), generate once (timed, peak
+    """In a fresh process: build ``what`` ("cmd", "cmd-latent", "pixel" or "latent"), generate once (timed, peak
     memory), then once more under the FLOP counter."""
     from cinediff.pipelines import CMDConfig, generate_cmd, generate_videos
     from cinediff.pipelines.loading import untrained_model
@@ -62,9 +68,10 @@ def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str
 
     prepare_cpu_math(device)
     text = load_text_encoder().to(device)
-    if what == "cmd":
-        models = {name: untrained_model(stage_config(name, quick, latent_recipe, size), device, text)
-                  for name in ("content", "motion")}
+    if what.startswith("cmd"):
+        content = "latent-content" if what == "cmd-latent" else "content"
+        models = {name: untrained_model(stage_config(recipe, quick, latent_recipe, size), device, text)
+                  for name, recipe in (("content", content), ("motion", "motion"))}
         config = CMDConfig(stages={name: generation(steps[name]) for name in models})
         generate = lambda: generate_cmd(models, [PROMPT], [0], config, device).video  # noqa: E731
     else:
@@ -77,7 +84,7 @@ def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str
         model_flops = count_flops(generate) if flops else float("nan")
     params = sum(p.numel() for m in models.values() for p in m.denoiser.parameters())
     return {"model": label, "output": list(found.pop("result").shape[1:]), "params_m": params / 1e6,
-            "steps": "+".join(str(steps[n]) for n in (("content", "motion") if what == "cmd" else ("video",))),
+            "steps": "+".join(str(steps[n]) for n in (("content", "motion") if what.startswith("cmd") else ("video",))),
             "tflops": model_flops / 1e12, **found}
 
 
@@ -90,22 +97,25 @@ def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, v
     if quick:
         content_steps, motion_steps, video_steps = 2, 2, 2
     steps = {"content": content_steps, "motion": motion_steps, "video": video_steps}
-    jobs = [("CMD", "cmd"), ("pixel video U-Net", "pixel"), ("latent VDM", "latent")]
+    jobs = [("CMD", "cmd"), ("CMD, latent content", "cmd-latent"), ("pixel video U-Net", "pixel"),
+            ("latent VDM", "latent")]
     rows = []
     for label, what in jobs:
         rows.append(in_fresh_process(_measure, label, what, quick, steps, latent_recipe, device, flops, size))
         print(f"  measured {label}: {rows[-1]}", flush=True)
-    cmd, pixel, latent = rows
+    cmd, cmd_latent, pixel, latent = rows
     ratios = {}
     for name, row in (("pixel_video_unet", pixel), ("latent_vdm", latent)):
-        ratios |= {f"{name}_vs_cmd_seconds": row["seconds"] / cmd["seconds"],
-                   f"{name}_vs_cmd_tflops": row["tflops"] / cmd["tflops"] if flops else None,
-                   f"{name}_vs_cmd_peak_memory": row["peak_memory_mb"] / max(cmd["peak_memory_mb"], 1e-6)}
+        for base_name, base in (("cmd", cmd), ("cmd_latent_content", cmd_latent)):
+            ratios |= {f"{name}_vs_{base_name}_seconds": row["seconds"] / base["seconds"],
+                       f"{name}_vs_{base_name}_tflops": row["tflops"] / base["tflops"] if flops else None,
+                       f"{name}_vs_{base_name}_peak_memory": row["peak_memory_mb"] / max(base["peak_memory_mb"], 1e-6)}
     return {"rows": rows, "ratios": ratios,
             "input": {"steps": steps, "size": size, "device": device, "sampler": "ddim", "guidance": 7.5,
                       "output": cmd["output"]},
             "notes": ["CMD: the cmd-content U-Net on the content frame, the cmd-motion DiT on the motion latent, "
                       "the shipped CMD autoencoder's decoder",
+                      "CMD, latent content: its content U-Net on the shipped frame VAE's latent of the content frame",
                       "pixel video U-Net: the cmd-content U-Net + temporal attention on every frame (pixels)",
                       f"latent VDM: the {latent_recipe} network (U-Net + temporal attention) on frame-VAE latents, "
                       "+ the VAE decoder"]}

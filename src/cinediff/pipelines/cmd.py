@@ -32,9 +32,10 @@ class CMDOutputs:
 
 def content_frames(model: LoadedModel, prompts: Sequence[str], seeds: Sequence[int],
                    config: GenerationConfig | None = None, device="cpu") -> torch.Tensor:
-    """Stage 1: text → content frames ``(B, C, H, W)`` (the model's shape is ``(C, H, W)`` or ``(C, 1, H, W)``)."""
+    """Stage 1: text → content frames ``(B, C, H, W)`` (the model's shape is ``(C, H, W)`` or ``(C, 1, H, W)``;
+    a latent content model's samples are decoded by its frame autoencoder)."""
     target_args(model, "cmd-content")
-    frames = run_stage(model, prompts, seeds, config, device)
+    frames = run_stage(model, prompts, seeds, config, device, autoencoder=model.decoder)
     return frames[:, :, 0] if frames.ndim == 5 else frames
 
 

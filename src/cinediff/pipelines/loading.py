@@ -20,7 +20,7 @@ from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
 from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
 from cinediff.training.config import ModelConfig, RunConfig, config_from_dict, config_to_dict
 from cinediff.training.targets import make_target
-from cinediff.training.tasks import build_denoiser, build_text_encoder
+from cinediff.training.tasks import build_denoiser, build_text_encoder, load_target_latent
 
 DENOISER_PREFIX = "denoiser."
 
@@ -37,6 +37,7 @@ class LoadedModel:
     fps: float
     config: dict = field(default_factory=dict)  # everything in config.json
     autoencoder: object = None  # latent models: decodes samples to pixels; CMD stages: the CMD autoencoder
+    latent_autoencoder: object = None  # a latent CMD content stage (target_args.latent): decodes its samples
 
     def generation_config(self, *overrides: dict) -> GenerationConfig:
         """Its generation defaults updated by each dict in turn (None values skipped): the model's
@@ -56,8 +57,11 @@ class LoadedModel:
     @property
     def decoder(self):
         """The autoencoder that turns this model's samples into pixels, or None: pixel models, and CMD
-        stages (a content frame is an image; a motion latent decodes only with its content frame)."""
-        return self.autoencoder if self.config.get("model", {}).get("target", "video") == "video" else None
+        stages (a content frame is an image — unless modelled in a latent space; a motion latent decodes
+        only with its content frame)."""
+        if self.config.get("model", {}).get("target", "video") == "video":
+            return self.autoencoder
+        return self.latent_autoencoder
 
 
 def autoencoder_from_weights(weights: dict, run) -> Autoencoder:
@@ -115,13 +119,15 @@ def export_autoencoder(weights: dict, run, out_dir: Path, scaling_clips: int = 6
     return autoencoder.save_pretrained(out_dir)
 
 
-def output_shape(run: RunConfig, autoencoder: Autoencoder | None = None) -> tuple[list[int], float]:
-    """What a run's denoiser makes — a clip, a latent, a content frame or a motion latent, ``[C, ...]``
-    — and the frame rate of its clips, from the first clip of its data set."""
+def output_shape(run: RunConfig, autoencoder: Autoencoder | None = None,
+                 latent_autoencoder: Autoencoder | None = None) -> tuple[list[int], float]:
+    """What a run's denoiser makes — a clip, a latent, a content frame (or its latent) or a motion
+    latent, ``[C, ...]`` — and the frame rate of its clips, from the first clip of its data set."""
     from cinediff.data import build_dataset
 
     item = build_dataset(run.data.dataset, **run.data.args)[0]
-    x0, _ = make_target(run.model.target, item["video"][None], autoencoder, **run.model.target_args)
+    x0, _ = make_target(run.model.target, item["video"][None], autoencoder, latent_autoencoder,
+                        **run.model.target_args)
     return list(x0.shape[1:]), float(item.get("fps", 8.0))
 
 
@@ -130,14 +136,14 @@ def untrained_model(run: RunConfig, device: torch.device | str = "cpu", text_enc
     speed and memory benchmarks, which do not depend on the weights. ``text_encoder``: one to share
     (default: the config's own)."""
     autoencoder = load_autoencoder(run.model.autoencoder) if run.model.autoencoder else None
-    shape, fps = output_shape(run, autoencoder)
+    latent = load_target_latent(run.model.target_args)
+    shape, fps = output_shape(run, autoencoder, latent)
     denoiser = build_denoiser(run.model).to(device).eval().requires_grad_(False)
     text_encoder = text_encoder if text_encoder is not None else build_text_encoder(run.model.text_encoder)
     if text_encoder is not None:
         text_encoder.to(device)
     config = {"model": config_to_dict(run)["model"], "shape": shape, "fps": fps, "generation": {}}
-    return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config,
-                       autoencoder.to(device) if autoencoder is not None else None)
+    return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config, *_on(device, autoencoder, latent))
 
 
 def export_model(source: str | Path, out_dir: str | Path, generation: dict | None = None) -> Path:
@@ -160,7 +166,11 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
         autoencoder = load_autoencoder(model["autoencoder"])
         autoencoder.save_pretrained(out_dir / "autoencoder")
         model["autoencoder"] = "autoencoder"
-    shape, fps = output_shape(run, autoencoder)
+    latent = load_target_latent(run.model.target_args)
+    if latent is not None:  # a latent CMD content stage: its frame autoencoder travels with it
+        latent.save_pretrained(out_dir / "latent-autoencoder")
+        model["target_args"] = {**model["target_args"], "latent": "latent-autoencoder"}
+    shape, fps = output_shape(run, autoencoder, latent)
     config = {"model": model, "shape": shape, "fps": fps, "data": ckpt["state"]["config"]["data"],
               "step": ckpt["state"]["step"], "generation": generation or {}}
     save_tensors(out_dir / "model.safetensors", denoiser)
@@ -185,7 +195,11 @@ def load_model(path: str | Path | None = None, device: torch.device | str = "cpu
     text_encoder = build_text_encoder(model_config.text_encoder)
     if text_encoder is not None:
         text_encoder.to(device)
-    autoencoder = None
-    if config["model"].get("autoencoder"):
-        autoencoder = load_autoencoder(path / config["model"]["autoencoder"]).to(device)
-    return LoadedModel(denoiser, text_encoder, tuple(config["shape"]), float(config["fps"]), config, autoencoder)
+    autoencoder = load_autoencoder(path / config["model"]["autoencoder"]) if config["model"].get("autoencoder") else None
+    latent = load_target_latent(config["model"].get("target_args", {}), root=path)
+    return LoadedModel(denoiser, text_encoder, tuple(config["shape"]), float(config["fps"]), config,
+                       *_on(device, autoencoder, latent))
+
+
+def _on(device, *modules):
+    return [m.to(device) if m is not None else None for m in modules]

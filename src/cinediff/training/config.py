@@ -27,7 +27,7 @@ class ModelConfig:
     init_from: str | None = None  # weights that start this run: a run/checkpoint folder, a saved autoencoder or an export
     autoencoder: str | None = None  # saved autoencoder folder: diffuse in its latent space (latent VDMs)
     target: str = "video"  # what is generated: video | keyframes-interpolation | super-resolution | cmd-content | cmd-motion
-    target_args: dict = field(default_factory=dict)  # e.g. {stride = 4} or {factor = 4}
+    target_args: dict = field(default_factory=dict)  # e.g. {stride = 4}, {factor = 4}, cmd-content: {latent = "vae"}
 
 
 @dataclass

@@ -10,7 +10,9 @@ component of the multi-stage methods, so every stage trains through the same tas
 - ``super-resolution``: Show-1 stage 3 — the clip, conditioned on itself downsampled by
   ``factor`` and upsampled back (bilinear);
 - ``cmd-content`` / ``cmd-motion``: CMD's two generators — the content frame (an image), and
-  the motion latent conditioned on the content frame (frozen CMD autoencoder required).
+  the motion latent conditioned on the content frame (frozen CMD autoencoder required). With
+  ``target_args.latent`` (a frame autoencoder, e.g. ``"vae"``) the content frame is modelled in
+  that autoencoder's latent space, as CMD's content frames come from a latent image model.
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ def lowres_condition(video: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def make_target(kind: str, video: torch.Tensor, autoencoder=None, **args) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(x0, cond_frames)`` for the named component (see module docstring)."""
+def make_target(kind: str, video: torch.Tensor, autoencoder=None, latent_autoencoder=None,
+                **args) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(x0, cond_frames)`` for the named component (see module docstring); ``latent_autoencoder``:
+    the loaded ``target_args.latent`` of a ``cmd-content`` target."""
+    if latent_autoencoder is not None and kind != "cmd-content":
+        raise ValueError(f"target_args.latent is for target cmd-content, not {kind!r} (a latent video model "
+                         "takes model.autoencoder)")
     if kind == "video":
         return (video if autoencoder is None else autoencoder.encode(video)), None
     if kind == "keyframes-interpolation":
@@ -56,6 +63,8 @@ def make_target(kind: str, video: torch.Tensor, autoencoder=None, **args) -> tup
         if autoencoder is None or not hasattr(autoencoder, "content_weights"):
             raise ValueError(f"target {kind!r} needs model.autoencoder = a trained CMD autoencoder folder")
         content, motion = autoencoder.encode(video)
-        return (content, None) if kind == "cmd-content" else (motion, content)
+        if kind == "cmd-motion":
+            return motion, content
+        return (content if latent_autoencoder is None else latent_autoencoder.encode(content)), None
     raise ValueError(f"unknown target {kind!r}; choose video, keyframes-interpolation, super-resolution, "
                      "cmd-content or cmd-motion")

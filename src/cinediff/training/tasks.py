@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -46,6 +47,15 @@ def build_denoiser(config: ModelConfig) -> nn.Module:
     raise ValueError(f"unknown formulation {config.formulation!r}; choose edm or vp")
 
 
+def load_target_latent(target_args: dict, root: Path | None = None):
+    """The frame autoencoder ``target_args.latent`` names (a shipped name or a folder; relative to
+    ``root`` inside an export), or None."""
+    name = target_args.get("latent")
+    if not name:
+        return None
+    return load_autoencoder(root / name if root is not None else name)
+
+
 def build_text_encoder(name: str | None):
     if not name:
         return None
@@ -68,15 +78,17 @@ class DiffusionTask(nn.Module):
         self.text = Frozen(text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder))
         self.autoencoder = Frozen(load_autoencoder(config.autoencoder) if config.autoencoder else None)
         self.target_kind, self.target_args = config.target, dict(config.target_args)
+        self.latent_autoencoder = Frozen(load_target_latent(self.target_args))
 
     def to(self, *args, **kwargs):
-        self.text.to(*args, **kwargs)
-        self.autoencoder.to(*args, **kwargs)
+        for frozen in (self.text, self.autoencoder, self.latent_autoencoder):
+            frozen.to(*args, **kwargs)
         return super().to(*args, **kwargs)
 
     def target(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Clips (B, C, T, H, W) → (what the denoiser models, its conditioning frames or None)."""
-        return make_target(self.target_kind, video, self.autoencoder.module, **self.target_args)
+        return make_target(self.target_kind, video, self.autoencoder.module, self.latent_autoencoder.module,
+                           **self.target_args)
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
         return self.target(video)[0]
