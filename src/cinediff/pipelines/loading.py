@@ -143,7 +143,7 @@ def untrained_model(run: RunConfig, device: torch.device | str = "cpu", text_enc
     if text_encoder is not None:
         text_encoder.to(device)
     config = {"model": config_to_dict(run)["model"], "shape": shape, "fps": fps, "generation": {}}
-    return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config, *_on(device, autoencoder, latent))
+    return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config, *_to_device(device, autoencoder, latent))
 
 
 def export_model(source: str | Path, out_dir: str | Path, generation: dict | None = None) -> Path:
@@ -198,8 +198,9 @@ def load_model(path: str | Path | None = None, device: torch.device | str = "cpu
     autoencoder = load_autoencoder(path / config["model"]["autoencoder"]) if config["model"].get("autoencoder") else None
     latent = load_target_latent(config["model"].get("target_args", {}), root=path)
     return LoadedModel(denoiser, text_encoder, tuple(config["shape"]), float(config["fps"]), config,
-                       *_on(device, autoencoder, latent))
+                       *_to_device(device, autoencoder, latent))
 
 
-def _on(device, *modules):
+def _to_device(device, *modules) -> list:
+    """Each module moved to ``device`` (None stays None)."""
     return [m.to(device) if m is not None else None for m in modules]
