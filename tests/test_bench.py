@@ -86,12 +86,12 @@ def test_cmd_suite_quick_counts_fewer_flops_for_cmd(tmp_path):
 
 
 def test_cmd_suite_size_reaches_every_measured_model():
-    from cinediff.bench.cmd import stage_config
+    from cinediff.bench.cmd import Setup
 
     for what in ("content", "latent-content", "motion", "pixel", "latent"):
-        data = stage_config(what, quick=True, latent_recipe="pyoco-mixed", size=128).data.args
+        data = Setup(quick=True, size=128).config(what).data.args
         assert (data["height"], data["width"], data["frames"]) == (128, 128, 4), what
-        assert stage_config(what, quick=False, latent_recipe="pyoco-mixed").data.args["height"] == 64
+        assert Setup().config(what).data.args["height"] == 64
 
 
 def test_generate_suite_counts_network_evaluations_per_sampler():

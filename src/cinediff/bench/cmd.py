@@ -22,6 +22,8 @@ row: wall seconds, model TFLOPs (torch's FlopCounterMode), peak memory over the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from cinediff.bench.timing import count_flops, in_fresh_process, measure_once
@@ -41,24 +43,33 @@ def generation(steps: int) -> dict:
     return {"steps": steps, "sampler": "ddim", "schedule": "uniform", "guidance": 7.5}
 
 
-def stage_config(what: str, quick: bool, latent_recipe: str, size: int | None = None):
-    """Run configs of the measured models: ``content`` (``latent-content``), ``motion``, ``pixel`` and ``latent``
-    (``size``: H = W of the clip instead of the recipe's)."""
-    from cinediff.training.config import load_config
+@dataclass(frozen=True)
+class Setup:
+    """What every measuring process needs (picklable). ``size``: H = W of the clip instead of the recipes'."""
 
-    recipe, extra = {"content": ("cmd-content", []), "motion": ("cmd-motion", []),
-                     "latent-content": ("cmd-content", ['model.target_args={latent="vae"}',
-                                                        "model.backbone_args.in_channels=4",
-                                                        "model.backbone_args.out_channels=4"]),
-                     "pixel": ("cmd-content", ['model.target="video"', 'model.autoencoder=""',
-                                               'model.backbone_args.temporal="attention"']),
-                     "latent": (latent_recipe, [])}[what]
-    sized = [f"data.args.height={size}", f"data.args.width={size}"] if size else []
-    return load_config(recipe, extra + (QUICK[what.removeprefix("latent-")] if quick else []) + sized)
+    quick: bool = False
+    steps: tuple[tuple[str, int], ...] = (("content", 50), ("motion", 100), ("video", 50))
+    latent_recipe: str = "pyoco-mixed"
+    device: str = "cpu"
+    flops: bool = True
+    size: int | None = None
+
+    def config(self, what: str):
+        """The run config of a measured model: ``content`` (``latent-content``), ``motion``, ``pixel`` or ``latent``."""
+        from cinediff.training.config import load_config
+
+        recipe, extra = {"content": ("cmd-content", []), "motion": ("cmd-motion", []),
+                         "latent-content": ("cmd-content", ['model.target_args={latent="vae"}',
+                                                            "model.backbone_args.in_channels=4",
+                                                            "model.backbone_args.out_channels=4"]),
+                         "pixel": ("cmd-content", ['model.target="video"', 'model.autoencoder=""',
+                                                   'model.backbone_args.temporal="attention"']),
+                         "latent": (self.latent_recipe, [])}[what]
+        sized = [f"data.args.height={self.size}", f"data.args.width={self.size}"] if self.size else []
+        return load_config(recipe, extra + (QUICK[what.removeprefix("latent-")] if self.quick else []) + sized)
 
 
-def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str, device: str,
-             flops: bool, size: int | None) -> dict:
+def _measure(label: str, what: str, setup: Setup) -> dict:
     """In a fresh process: build ``what`` ("cmd", "cmd-latent", "pixel" or "latent"), generate once (timed, peak
     memory), then once more under the FLOP counter."""
     from cinediff.pipelines import CMDConfig, generate_cmd, generate_videos
@@ -66,22 +77,23 @@ def _measure(label: str, what: str, quick: bool, steps: dict, latent_recipe: str
     from cinediff.runtime import prepare_cpu_math
     from cinediff.text import load_text_encoder
 
+    device, steps = setup.device, dict(setup.steps)
     prepare_cpu_math(device)
     text = load_text_encoder().to(device)
     if what.startswith("cmd"):
         content = "latent-content" if what == "cmd-latent" else "content"
-        models = {name: untrained_model(stage_config(recipe, quick, latent_recipe, size), device, text)
+        models = {name: untrained_model(setup.config(recipe), device, text)
                   for name, recipe in (("content", content), ("motion", "motion"))}
         config = CMDConfig(stages={name: generation(steps[name]) for name in models})
         generate = lambda: generate_cmd(models, [PROMPT], [0], config, device).video  # noqa: E731
     else:
-        model = untrained_model(stage_config(what, quick, latent_recipe, size), device, text)
+        model = untrained_model(setup.config(what), device, text)
         models, config = {what: model}, model.generation_config(generation(steps["video"]))
         generate = lambda: generate_videos(model.denoiser, text, [PROMPT], model.shape, [0], config, device,  # noqa: E731
                                            disable_progress=True, autoencoder=model.decoder)
     with torch.no_grad():
         found = measure_once(generate, torch.device(device))
-        model_flops = count_flops(generate) if flops else float("nan")
+        model_flops = count_flops(generate) if setup.flops else float("nan")
     params = sum(p.numel() for m in models.values() for p in m.denoiser.parameters())
     return {"model": label, "output": list(found.pop("result").shape[1:]), "params_m": params / 1e6,
             "steps": "+".join(str(steps[n]) for n in (("content", "motion") if what.startswith("cmd") else ("video",))),
@@ -97,11 +109,12 @@ def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, v
     if quick:
         content_steps, motion_steps, video_steps = 2, 2, 2
     steps = {"content": content_steps, "motion": motion_steps, "video": video_steps}
+    setup = Setup(quick, tuple(steps.items()), latent_recipe, device, flops, size)
     jobs = [("CMD", "cmd"), ("CMD, latent content", "cmd-latent"), ("pixel video U-Net", "pixel"),
             ("latent VDM", "latent")]
     rows = []
     for label, what in jobs:
-        rows.append(in_fresh_process(_measure, label, what, quick, steps, latent_recipe, device, flops, size))
+        rows.append(in_fresh_process(_measure, label, what, setup))
         print(f"  measured {label}: {rows[-1]}", flush=True)
     cmd, cmd_latent, pixel, latent = rows
     ratios = {}
