@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cinediff.autoencoders import build_autoencoder
 from cinediff.cli.main import app
 from cinediff.data import build_dataset
-from cinediff.evaluation.reconstruction import held_out_clips, psnr, reconstruction_psnr, reconstruction_report
+from cinediff.evaluation.reconstruction import held_out_set, psnr, reconstruction_psnr, reconstruction_report
 from cinediff.pipelines.loading import is_autoencoder, load_any_autoencoder
 from cinediff.pipelines import export_model
 from cinediff.training.config import load_config
@@ -47,15 +47,15 @@ def test_reconstruction_psnr_of_a_known_error():
     assert scores.shape == (5,) and scores.tolist() == pytest.approx([26.0206] * 5, abs=1e-3)
 
 
-def test_held_out_clips_are_not_training_clips():
-    shapes = held_out_clips("moving-shapes", 4, **SMALL)
+def test_held_out_sets_are_not_training_clips():
+    shapes = held_out_set("moving-shapes", 4, **SMALL)[0]
     data = build_dataset("moving-shapes", split="heldout", **SMALL)
     held_out = {("purple", "triangle"), ("cyan", "up")}
     for i in range(4):  # every held-out moving-shapes clip has a held-out attribute combination
         objects = data.attributes(i)["objects"]
         assert any({(o["color"], o["shape"]), (o["color"], o["motion"])} & held_out for o in objects)
     assert shapes.shape == (4, 3, 4, 16, 16)
-    digits = held_out_clips("moving-digits", 2, **SMALL)
+    digits = held_out_set("moving-digits", 2, **SMALL)[0]
     train_digits = build_dataset("moving-digits", **SMALL)
     assert not torch.equal(digits[0], train_digits[0]["video"])
 
@@ -102,7 +102,7 @@ def test_eval_command_reports_psnr_per_builtin_set(cmd_run, tmp_path):
     assert set(metrics) == {"moving-shapes", "moving-digits", "camera-moves"}
     assert all(row["clips"] == 2 and row["shape"] == [3, 16, 64, 64] for row in metrics.values())
     autoencoder = load_any_autoencoder(cmd_run)
-    expected = reconstruction_psnr(autoencoder, held_out_clips("moving-digits", 2)).mean().item()
+    expected = reconstruction_psnr(autoencoder, held_out_set("moving-digits", 2)[0]).mean().item()
     assert metrics["moving-digits"]["psnr_db"] == pytest.approx(expected, rel=1e-6)
 
 
@@ -114,7 +114,7 @@ def test_report_uses_the_requested_clip_shape():
 
 def test_judged_accuracy_of_reconstructions_sees_lost_colour():
     """PSNR misses a grey blob where a red disc was; the judge's colour accuracy does not."""
-    from cinediff.evaluation.reconstruction import held_out_set, judged_accuracy
+    from cinediff.evaluation.reconstruction import judged_accuracy
 
     videos, captions = held_out_set("moving-shapes", 12)
     exact = judged_accuracy(videos, captions)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cinediff.evaluation.reconstruction import held_out_clips, reconstruction_psnr
+from cinediff.evaluation.reconstruction import held_out_set, reconstruction_psnr
 from cinediff.pipelines.loading import load_any_autoencoder
 
 ASSETS = Path(str(resources.files("cinediff") / "assets"))
@@ -18,7 +18,7 @@ CMD_BAR_DB = 28.0  # issue 6: held-out moving-shapes
 
 
 def heldout_shapes_psnr(autoencoder, num: int = 32) -> float:
-    return reconstruction_psnr(autoencoder, held_out_clips("moving-shapes", num)).mean().item()
+    return reconstruction_psnr(autoencoder, held_out_set("moving-shapes", num)[0]).mean().item()
 
 
 def test_shipped_cmd_autoencoder_reconstructs_heldout_shapes_above_28db():
@@ -32,7 +32,7 @@ def test_shipped_cmd_autoencoder_reconstructs_heldout_shapes_above_28db():
 def test_shipped_vae_reconstructs_each_builtin_set(dataset, bar_db):
     autoencoder = load_any_autoencoder(ASSETS / "vae")
     assert autoencoder.spatial_factor == 8 and autoencoder.latent_channels == 4
-    psnr = reconstruction_psnr(autoencoder, held_out_clips(dataset, 16, frames=4)).mean().item()
+    psnr = reconstruction_psnr(autoencoder, held_out_set(dataset, 16, frames=4)[0]).mean().item()
     print(f"shipped VAE on {dataset}: {psnr:.2f} dB")
     assert psnr >= bar_db
 

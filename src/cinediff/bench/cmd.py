@@ -22,7 +22,7 @@ row: wall seconds, model TFLOPs (torch's FlopCounterMode), peak memory over the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -48,7 +48,7 @@ class Setup:
     """What every measuring process needs (picklable). ``size``: H = W of the clip instead of the recipes'."""
 
     quick: bool = False
-    steps: tuple[tuple[str, int], ...] = (("content", 50), ("motion", 100), ("video", 50))
+    steps: dict[str, int] = field(default_factory=lambda: {"content": 50, "motion": 100, "video": 50})
     latent_recipe: str = "pyoco-mixed"
     device: str = "cpu"
     flops: bool = True
@@ -77,7 +77,7 @@ def _measure(label: str, what: str, setup: Setup) -> dict:
     from cinediff.runtime import prepare_cpu_math
     from cinediff.text import load_text_encoder
 
-    device, steps = setup.device, dict(setup.steps)
+    device, steps = setup.device, setup.steps
     prepare_cpu_math(device)
     text = load_text_encoder().to(device)
     if what.startswith("cmd"):
@@ -109,7 +109,7 @@ def run(quick: bool = False, content_steps: int = 50, motion_steps: int = 100, v
     if quick:
         content_steps, motion_steps, video_steps = 2, 2, 2
     steps = {"content": content_steps, "motion": motion_steps, "video": video_steps}
-    setup = Setup(quick, tuple(steps.items()), latent_recipe, device, flops, size)
+    setup = Setup(quick, steps, latent_recipe, device, flops, size)
     jobs = [("CMD", "cmd"), ("CMD, latent content", "cmd-latent"), ("pixel video U-Net", "pixel"),
             ("latent VDM", "latent")]
     rows = []

@@ -47,11 +47,6 @@ def held_out_set(dataset: str, num: int, **data_args) -> tuple[torch.Tensor, lis
     return torch.stack([item["video"] for item in items]), [item["caption"] for item in items]
 
 
-def held_out_clips(dataset: str, num: int, **data_args) -> torch.Tensor:
-    """The clips of :func:`held_out_set`."""
-    return held_out_set(dataset, num, **data_args)[0]
-
-
 @torch.no_grad()
 def reconstruct(autoencoder: Autoencoder, videos: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
     """``decode(encode(videos))`` clamped to [-1, 1], in batches, on the CPU."""
