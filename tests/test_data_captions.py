@@ -93,3 +93,17 @@ def test_custom_held_out_list_accepts_motion_phrases():
     assert any(o["color"] == "purple" and o["shape"] == "triangle" for o in objects)  # no longer held out
     with pytest.raises(ValueError):
         MovingShapes(held_out=[{"colour": "red"}])
+
+
+def test_reworded_prompts_name_the_same_clips_in_words_no_training_caption_uses():
+    from cinediff.evaluation.report import PROMPT_SEED, builtin_prompts, reworded_prompts
+
+    reworded, original = reworded_prompts(200), builtin_prompts(200)
+    clips = MovingShapes(seed=PROMPT_SEED, length=200)
+    for i, prompt in enumerate(reworded):
+        attributes = [(o["color"], o["shape"], o["motion"]) for o in clips.attributes(i)["objects"]]
+        parsed = captions.parse_caption(prompt)["objects"]
+        assert [(o["color"], o["shape"], o["motion"]) for o in parsed] == attributes
+    training_nouns = {*COLORS} | {w for names in captions.SHAPE_SYNONYMS.values() for w in names}
+    assert not {w for p in reworded for w in p.split()} & training_nouns  # colours and shapes said another way
+    assert reworded_prompts(200) == reworded and not set(reworded) & set(original)

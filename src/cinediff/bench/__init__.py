@@ -18,10 +18,12 @@ import torch
 SUITES = {
     "backbones": "cinediff.bench.backbones",
     "cmd": "cinediff.bench.cmd",
+    "diagnose": "cinediff.bench.diagnose",
     "generate": "cinediff.bench.generate",
     "train": "cinediff.bench.train",
     "noise": "cinediff.bench.noise",
     "pyoco": "cinediff.bench.pyoco",
+    "recipes": "cinediff.bench.recipes",
     "show1": "cinediff.bench.show1",
 }
 

@@ -29,6 +29,7 @@ import math
 from pathlib import Path
 from statistics import fmean
 
+from cinediff.bench.runs import arm_config, check_resumable
 from cinediff.noise import DEFAULT_ALPHA
 
 METRICS = ("frechet_classifier", "frechet_classifier_floor", "accuracy_color", "accuracy_shape", "accuracy_motion",
@@ -39,29 +40,6 @@ QUICK_OVERRIDES = ["model.backbone_args.block_channels=[16, 32]", "model.backbon
                    "model.backbone_args.heads=2", "model.backbone_args.norm_groups=8", "data.args.frames=4",
                    "data.args.height=32", "data.args.width=32", "data.batch_size=2", "optim.warmup_steps=1",
                    "train.checkpoint_every=1000"]
-
-
-def arm_config(recipe: str, out_dir: Path, overrides: list[str]):
-    from cinediff.training.config import load_config
-
-    return load_config(recipe, [*overrides, f"train.out_dir={json.dumps(str(out_dir))}"])
-
-
-def check_resumable(config) -> None:
-    """A run folder that already holds checkpoints must have been trained with this model and
-    data (else resuming would mix two experiments)."""
-    from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint
-    from cinediff.training.config import config_to_dict
-
-    latest = latest_checkpoint(Path(config.train.out_dir) / "checkpoints")
-    if latest is None:
-        return
-    saved = load_checkpoint(latest)["state"]["config"]
-    wanted = config_to_dict(config)
-    for section in ("model", "data"):
-        if saved[section] != json.loads(json.dumps(wanted[section])):
-            raise ValueError(f"{config.train.out_dir} was trained with another [{section}] config; "
-                             "delete it or pass another out_dir")
 
 
 def train_arm(config) -> dict:

@@ -40,15 +40,20 @@ def train(
 ) -> None:
     """Train a model from a TOML run file; re-running the same command resumes exactly.
 
+    With train.eval_every = N the judge scores the EMA weights' samples every N steps: the
+    learning curve goes into metrics.jsonl and learning_curve.png beside the run.
+
     Multi-process: torchrun --standalone --nproc_per_node=N -m cinediff.cli.main train CONFIG
     """
     import logging
 
+    from cinediff.evaluation.curve import JudgeCurve
     from cinediff.training.config import load_config
     from cinediff.training.trainer import train as run_training
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_dir = run_training(load_config(None if config == "-" else config, set_))
+    run_config = load_config(None if config == "-" else config, set_)
+    run_dir = run_training(run_config, callbacks=[JudgeCurve()] if run_config.train.eval_every else [])
     typer.echo(f"run folder: {run_dir}")
 
 
@@ -140,7 +145,7 @@ def pipeline(
 @app.command("eval")
 def evaluate(
     model: str = typer.Argument(None, help="Exported model folder (default: the shipped model)."),
-    prompts: str = typer.Option("builtin", "--prompts", help="builtin | builtin-heldout | a file with one prompt per line."),
+    prompts: str = typer.Option("builtin", "--prompts", help="builtin | builtin-heldout | builtin-reworded (held-out wording) | a file with one prompt per line."),
     num: int = typer.Option(32, "--num", help="Videos to generate and score."),
     out: str = typer.Option("report", "-o", "--out", help="Report folder (index.html, metrics.json, GIFs)."),
     seed: int = typer.Option(0, "--seed"),
@@ -185,39 +190,50 @@ def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
 
 @app.command()
 def bench(
-    suite: str = typer.Argument(..., help="backbones | train | noise | generate | pyoco | show1 | cmd"),
+    suite: str = typer.Argument(..., help="backbones | train | noise | generate | pyoco | show1 | cmd | diagnose | recipes"),
+    model: str = typer.Argument(None, help="diagnose: the model to examine (an exported folder; default: the shipped one)."),
     json_path: str = typer.Option(None, "--json", help="Write the results here as JSON."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes: checks the suite runs, figures mean little."),
     options: list[str] = typer.Option([], "--set", help="Suite option, e.g. --set threads=1 --set size=32 (repeatable)."),
 ) -> None:
     """Measure an efficiency claim as ratios side by side in one run; prints a table."""
     from rich.console import Console
-    from rich.table import Table
 
     from cinediff.bench import run_suite
-
     from cinediff.training.config import apply_overrides
 
-    result = run_suite(suite, json_path, quick=quick, **apply_overrides({}, options))
+    options = apply_overrides({}, options) | ({"model": model} if model else {})
+    result = run_suite(suite, json_path, quick=quick, **options)
     console = Console()
-    rows = result["rows"]
+    title = f"bench {suite} — {result['machine']['device']}, torch {result['machine']['torch']}"
+    groups: dict[str, list[dict]] = {}
+    for row in result["rows"]:  # suites with several tests (diagnose): one table each
+        groups.setdefault(row.get("test", ""), []).append({k: v for k, v in row.items() if k != "test"})
+    for name, rows in groups.items():
+        console.print(_table(f"{title}{': ' + name if name else ''}", rows))
+    console.print_json(data=result["ratios"])
+
+
+def _table(title: str, rows: list[dict]):
+    """A rich table: a row per measurement, or a column per measurement when rows have many fields."""
+    from rich.table import Table
+
     cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    table = Table(title=f"bench {suite} — {result['machine']['device']}, torch {result['machine']['torch']}")
+    table = Table(title=title)
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    if len(keys) <= 8:  # a row per measurement
+    if len(keys) <= 8:
         for key in keys:
-            table.add_column(key)
+            table.add_column(key.removeprefix("accuracy_"))
         for row in rows:
             table.add_row(*[cell(row.get(k)) for k in keys])
-    else:  # many fields: a column per measurement
+    else:
         first, *rest = keys
         table.add_column(first)
         for row in rows:
             table.add_column(cell(row.get(first)))
         for key in rest:
-            table.add_row(key, *[cell(row.get(key)) for row in rows])
-    console.print(table)
-    console.print_json(data=result["ratios"])
+            table.add_row(key.removeprefix("accuracy_"), *[cell(row.get(key)) for row in rows])
+    return table
 
 
 def main() -> None:

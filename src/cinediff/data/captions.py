@@ -58,14 +58,35 @@ CAMERA_TEMPLATES: list[dict[str, str]] = [
     {"pan": "{photo}, a slow {adj} pan", "zoom_in": "{photo}, a slow zoom in", "zoom_out": "{photo}, a slow zoom out"},
 ]
 
+# Held-out wordings: never in training captions, used by the ``builtin-reworded`` eval prompts to
+# test that a model follows the meaning, not the training sentences. Other words for the same
+# colours and shapes, other sentence forms and motion verbs.
+REWORDED_TEMPLATES: list[dict[str, str]] = [
+    {"move": "{obj} heading {to}", "growing": "{obj} swelling up", "shrinking": "{obj} deflating"},
+    {"move": "there is {obj} that goes {dir}", "growing": "there is {obj} that inflates",
+     "shrinking": "there is {obj} that deflates"},
+    {"move": "{obj} gliding {to}", "growing": "{obj} increasing in size", "shrinking": "{obj} decreasing in size"},
+    {"move": "watch {obj} move {dir}", "growing": "watch {obj} swell", "shrinking": "watch {obj} dwindle"},
+]
+REWORDED_COLORS: dict[str, tuple[str, ...]] = {
+    "red": ("crimson", "scarlet"), "green": ("emerald", "lime"), "blue": ("azure", "navy"),
+    "yellow": ("golden", "lemon"), "purple": ("violet", "lilac"), "orange": ("amber", "tangerine"),
+    "cyan": ("turquoise", "teal"), "white": ("snowy", "ivory"),
+}
+REWORDED_SHAPES: dict[str, tuple[str, ...]] = {
+    "circle": ("round dot", "sphere"), "square": ("cube", "tile"), "triangle": ("arrowhead", "three-sided shape"),
+}
+
 # Words that identify a motion when parsing (every template word must be listed).
 MOTION_KEYWORDS: dict[str, tuple[str, ...]] = {
     "left": ("left", "leftward", "leftwards"),
     "right": ("right", "rightward", "rightwards"),
     "up": ("up", "upward", "upwards"),
     "down": ("down", "downward", "downwards"),
-    "growing": ("growing", "grows", "bigger", "larger", "expanding", "expands"),
-    "shrinking": ("shrinking", "shrinks", "smaller", "contracting", "contracts"),
+    "growing": ("growing", "grows", "bigger", "larger", "expanding", "expands", "swelling", "swell", "inflates",
+                "inflate", "increasing"),
+    "shrinking": ("shrinking", "shrinks", "smaller", "contracting", "contracts", "deflating", "deflates", "dwindle",
+                  "decreasing"),
 }
 
 
@@ -73,7 +94,9 @@ def _inverse(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return {word: key for key, words in table.items() for word in words}
 
 
-_SHAPE_OF = _inverse(SHAPE_SYNONYMS)
+_SHAPE_OF = _inverse(SHAPE_SYNONYMS) | {re.findall(r"[a-z]+", words)[0]: shape for shape, names in REWORDED_SHAPES.items()
+                                        for words in names}
+_COLOR_OF = {name: name for name in COLORS} | _inverse(REWORDED_COLORS)
 _MOTION_OF = _inverse(MOTION_KEYWORDS)
 
 
@@ -103,6 +126,20 @@ def caption_objects(objects: list[dict], template: int, rng: np.random.Generator
     return " and ".join(describe_object(obj, template, rng) for obj in objects)
 
 
+def reworded_caption(objects: list[dict], rng: np.random.Generator) -> str:
+    """A caption of the objects in held-out wording (:data:`REWORDED_TEMPLATES`, colour and shape
+    words of :data:`REWORDED_COLORS` / :data:`REWORDED_SHAPES`): the meaning of a training caption."""
+    template = REWORDED_TEMPLATES[rng.integers(len(REWORDED_TEMPLATES))]
+    clauses = []
+    for obj in objects:
+        colors, shapes = REWORDED_COLORS[obj["color"]], REWORDED_SHAPES[obj["shape"]]
+        bare = f"{colors[rng.integers(len(colors))]} {shapes[rng.integers(len(shapes))]}"
+        kind = "move" if obj["motion"] in DIRECTIONS else obj["motion"]
+        phrase = f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
+        clauses.append(template[kind].format(obj=phrase, **DIRECTION_PHRASES.get(obj["motion"], {})))
+    return " and ".join(clauses)
+
+
 def caption_camera(photo: str, motion: str, template: int) -> str:
     """Caption of a camera move ("pan_left", "zoom_in", ...) over a photo description."""
     kind = "pan" if motion.startswith("pan_") else motion
@@ -126,8 +163,8 @@ def parse_clause(clause: str) -> dict:
     """Attributes named in one object clause: any of color, shape, digit, motion."""
     out: dict = {}
     for word in _words(clause):
-        if word in COLORS:
-            out.setdefault("color", word)
+        if word in _COLOR_OF:
+            out.setdefault("color", _COLOR_OF[word])
         elif word in _SHAPE_OF:
             out.setdefault("shape", _SHAPE_OF[word])
         elif word.isdigit():

@@ -50,3 +50,28 @@ def temporal_histogram(per_video: dict[str, dict[str, list[float]]], path: Path)
         ax.set_ylabel("videos")
         ax.legend(fontsize="small")
     return _save(fig, path)
+
+
+def line_chart(runs: dict[str, list[dict]], keys: tuple[str, ...], path: Path, x: str = "minutes",
+               title: str = "") -> Path:
+    """Learning curves from records (dicts with ``x`` and ``keys``). One run: one panel, a line
+    per key. Several runs: a panel per key, a line per run. Values are accuracies in [0, 1]."""
+    single = len(runs) == 1
+    panels = [title or next(iter(runs))] if single else list(keys)
+    fig = Figure(figsize=(4.5 if single else 3.2 * len(panels), 3.2), dpi=100)
+    for j, panel in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), j + 1)
+        lines = [(key, next(iter(runs.values())), key) for key in keys] if single else \
+            [(name, records, panel) for name, records in runs.items()]
+        for label, records, key in lines:
+            points = sorted((r[x], r[key]) for r in records if r.get(key) is not None and r.get(x) is not None)
+            if points:
+                ax.plot(*zip(*points), marker=".", label=label.removeprefix("accuracy_"))
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel(x.replace("_", " "))
+        ax.set_title(panel.removeprefix("accuracy_"), fontsize="medium")
+        if j == 0:
+            ax.set_ylabel("judge accuracy")
+        if single or j == len(panels) - 1:
+            ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
+    return _save(fig, path)

@@ -55,12 +55,28 @@ def builtin_prompts(num: int, split: str = "train", seed: int = PROMPT_SEED) -> 
     return [shapes.attributes(i)["caption"] for i in range(num)]
 
 
+def reworded_prompts(num: int, seed: int = PROMPT_SEED) -> list[str]:
+    """The clips of :func:`builtin_prompts` described in wording no training caption uses
+    (:func:`~cinediff.data.captions.reworded_caption`: other colour and shape words, other sentences)."""
+    import numpy as np
+
+    from cinediff.data.captions import reworded_caption
+    from cinediff.data.shapes import MovingShapes
+
+    shapes = MovingShapes(split="train", seed=seed, length=max(num, 1))
+    rng = np.random.default_rng(seed)
+    return [reworded_caption(shapes.attributes(i)["objects"], rng) for i in range(num)]
+
+
 def read_prompts(source: str, num: int) -> list[str]:
-    """``builtin`` / ``builtin-heldout`` or a text file with one prompt per line (cycled to ``num``)."""
+    """``builtin`` / ``builtin-heldout`` / ``builtin-reworded`` or a text file with one prompt per
+    line (cycled to ``num``)."""
     if source in ("builtin", "builtin-train"):
         return builtin_prompts(num, "train")
     if source == "builtin-heldout":
         return builtin_prompts(num, "heldout")
+    if source == "builtin-reworded":
+        return reworded_prompts(num)
     lines = [line.strip() for line in Path(source).read_text().splitlines() if line.strip()]
     if not lines:
         raise ValueError(f"prompt file {source} has no prompts")

@@ -54,6 +54,7 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = 1000
+    max_minutes: float = 0.0  # > 0: also stop once training has taken this long (equal-time studies); resumable
     seed: int = 0
     out_dir: str = "runs/default"
     precision: str = "auto"  # auto (bf16 autocast where bf16 is native: CUDA, AVX512-BF16/AMX CPUs) | bf16 | fp32
@@ -65,6 +66,10 @@ class TrainConfig:
     sample_every: int = 0  # 0: never; else write sample videos every N steps
     sample_prompts: list = field(default_factory=lambda: ["a red circle moving left"])
     sample_steps: int = 24
+    eval_every: int = 0  # 0: never; else every N steps the EMA weights generate eval_prompts, scored by a callback
+    eval_num: int = 24  # prompts per learning-curve point (default prompts: seeded, every motion equally often)
+    eval_prompts: list = field(default_factory=list)  # empty: the learning curve's default built-in subset
+    eval_steps: int = 24  # sampler steps of the learning-curve samples
     distributed: str = "ddp"  # ddp | fsdp (under torchrun)
     max_consecutive_nonfinite: int = 20  # skipped non-finite steps in a row before stopping
     tensorboard: bool = False

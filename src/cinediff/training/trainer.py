@@ -4,6 +4,12 @@
 backbone, autoencoders) on one process or under ``torchrun`` (DDP / FSDP). Running the same
 command again resumes from the newest checkpoint and continues exactly: data order, noise
 and every random draw are functions of (seed, step, sample position), not of process history.
+
+Learning curves: every ``train.eval_every`` steps each of ``callbacks`` gets an
+:class:`EvalContext` (the EMA weights, clips seen, training minutes, a ``generate`` function)
+and returns a dict; the trainer writes them as one ``{"kind": "eval", ...}`` record into
+``metrics.jsonl``. The callbacks come from the caller (``cinediff train`` passes the judge's,
+:mod:`cinediff.evaluation.curve`), so this module never imports the evaluation code.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -72,8 +80,44 @@ def _finite(x: torch.Tensor) -> bool:
     return bool(torch.isfinite(x).all())
 
 
-def train(config: RunConfig, dataset=None, task=None) -> Path:
-    """Train ``config``; returns the run folder. ``dataset``/``task`` override the config's (tests, notebooks)."""
+@dataclass
+class EvalContext:
+    """What a learning-curve callback sees: the model with its EMA weights (eval mode, a copy),
+    where training stands, and :meth:`generate` to sample it like ``cinediff generate`` would."""
+
+    step: int  # optimizer steps done
+    clips: int  # training clips seen (steps × global batch)
+    minutes: float  # training time so far, resumed runs included, evaluation excluded
+    task: torch.nn.Module
+    config: RunConfig
+    shape: tuple[int, ...]  # (C, T, H, W) the denoiser works in
+    device: torch.device
+    run_dir: Path
+
+    def generation(self, steps: int | None = None):
+        """The sampling settings: the run's noise prior, ``steps`` (default ``train.sample_steps``)."""
+        from cinediff.pipelines import GenerationConfig
+
+        model = self.config.model
+        return GenerationConfig(steps=steps or self.config.train.sample_steps, noise_prior=model.noise_prior,
+                                noise_alpha=model.noise_alpha)
+
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], steps: int | None = None) -> torch.Tensor:
+        """Videos (B, C, T, H, W) in [-1, 1] (decoded by the run's autoencoder) for ``prompts``."""
+        from cinediff.pipelines import generate_videos
+
+        gen = self.generation(steps)
+        with autocast(self.device, use_bf16(self.config.train.precision, self.device)):
+            return generate_videos(self.task.denoiser, self.task.text.module, list(prompts), self.shape, list(seeds),
+                                   gen, self.device, disable_progress=True, autoencoder=self.task.autoencoder.module)
+
+
+EvalCallback = Callable[[EvalContext], dict]
+
+
+def train(config: RunConfig, dataset=None, task=None, callbacks: Sequence[EvalCallback] = ()) -> Path:
+    """Train ``config``; returns the run folder. ``dataset``/``task`` override the config's (tests,
+    notebooks); ``callbacks`` are called every ``train.eval_every`` steps (module doc)."""
     # Phase: set-up ---------------------------------------------------------------------
     dist = setup_distributed()
     device = dist.device
@@ -94,14 +138,14 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
     ema = EMA(task, tc.ema_decay) if tc.ema_decay > 0 else None
 
     # Phase: resume (full weights into the unwrapped model; FSDP shards them when wrapping) --
-    start_step, counters = 0, {"nonfinite_skipped": 0}
+    start_step, counters = 0, {"nonfinite_skipped": 0, "train_seconds": 0.0}
     latest = latest_checkpoint(ckpt_dir)
     ckpt = load_checkpoint(latest) if latest is not None else None
     if ckpt is not None:
         task.load_state_dict(ckpt["model"])
         if ema is not None and ckpt["ema"] is not None:
             ema.load_state_dict(ckpt["ema"])
-        start_step, counters = ckpt["state"]["step"], ckpt["state"]["counters"]
+        start_step, counters = ckpt["state"]["step"], {"train_seconds": 0.0} | ckpt["state"]["counters"]
         if dist.is_main:
             log.info("resumed from %s at step %d", latest, start_step)
     model = wrap_model(task, dist, tc.distributed)
@@ -120,12 +164,20 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
     batches = iter(loader)
     metrics_file = _open_metrics(run_dir / "metrics.jsonl", start_step) if dist.is_main else None
     writer = _tensorboard(run_dir) if dist.is_main and tc.tensorboard else None
+    sharded = dist.enabled and tc.distributed == "fsdp"  # rank 0 alone cannot run a sharded model
+    evaluating = bool(tc.eval_every and callbacks and dist.is_main and not sharded)
+    if tc.eval_every and not callbacks and dist.is_main:
+        log.warning("train.eval_every is set but no evaluation callback was given: no learning curve "
+                    "(`cinediff train` passes the judge's)")
 
     # Phase: loop -----------------------------------------------------------------------
     bar = tqdm(range(start_step, tc.steps), initial=start_step, total=tc.steps, disable=not dist.is_main,
                desc="train", dynamic_ncols=True)
     consecutive_bad, t_last = 0, time.perf_counter()
     for step in bar:
+        if out_of_time(counters, tc, dist):
+            break
+        t_step = time.perf_counter()
         torch.manual_seed(position_seed(tc.seed, step, stream=1))  # any global-RNG use is a function of the step
         lr = lr_at(step, oc)
         for group in optimizer.param_groups:
@@ -151,6 +203,7 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
         if not (_finite(total) and _finite(grad_norm)):
             optimizer.zero_grad(set_to_none=True)
             counters["nonfinite_skipped"] += 1
+            counters["train_seconds"] += time.perf_counter() - t_step
             consecutive_bad += 1
             log.warning("step %d: non-finite loss/gradient (loss=%s, grad_norm=%s); update skipped",
                         step, total.item(), grad_norm.item())
@@ -166,9 +219,11 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
         if ema is not None:
             ema.update(task, step)
         done = step + 1
+        counters["train_seconds"] += time.perf_counter() - t_step
+        last = done == tc.steps or out_of_time(counters, tc, dist)
 
         # Phase: logging, checkpoints, samples (rank 0 writes) ------------------------------
-        if dist.is_main and (done % tc.log_every == 0 or done == tc.steps):
+        if dist.is_main and (done % tc.log_every == 0 or last):
             now = time.perf_counter()
             record = {"step": done, "loss": total.item(), "lr": lr, "grad_norm": grad_norm.item(),
                       "samples_per_s": tc.log_every * config.data.batch_size / (now - t_last),
@@ -180,9 +235,19 @@ def train(config: RunConfig, dataset=None, task=None) -> Path:
             if writer is not None:
                 for key, value in record.items():
                     writer.add_scalar(f"train/{key}", value, done)
-        if done % tc.checkpoint_every == 0 or done == tc.steps:
+        # The learning curve first: a run killed before the checkpoint redoes this record on resume.
+        if evaluating and (done % tc.eval_every == 0 or last):
+            context = eval_context(task, ema, config, dataset, done, counters, device, run_dir)
+            record = evaluation_record(context, callbacks)
+            t_last += record["eval_seconds"]  # samples_per_s counts training only
+            metrics_file.write(json.dumps(record) + "\n")
+            metrics_file.flush()
+            if writer is not None:
+                for key, value in record.items():
+                    if isinstance(value, (int, float)):
+                        writer.add_scalar(f"eval/{key}", value, done)
+        if done % tc.checkpoint_every == 0 or last:
             _checkpoint(ckpt_dir, done, task, optimizer, ema, counters, config, dist, tc.keep_last)
-        sharded = dist.enabled and tc.distributed == "fsdp"  # rank 0 alone cannot run a sharded model
         if dist.is_main and tc.sample_every and done % tc.sample_every == 0 and not sharded:
             write_samples(task, ema, config, dataset, run_dir / "samples" / f"step_{done:07d}.mp4", device)
     bar.close()
@@ -233,29 +298,56 @@ def _checkpoint(ckpt_dir, step, task, optimizer, ema, counters, config, dist, ke
         torch.distributed.barrier()
 
 
-def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> None:
-    """Sample the configured prompts with the EMA weights and write mp4 + GIF + JSON sidecar."""
-    if not hasattr(task, "denoiser") or task.target_kind != "video":
-        return  # autoencoders and conditional stages (Show-1, CMD) are sampled by their pipelines
-    from cinediff.io import write_video
-    from cinediff.pipelines import GenerationConfig, generate_videos
+def out_of_time(counters: dict, tc, dist) -> bool:
+    """Whether ``train.max_minutes`` of training time are used up (rank 0's clock decides for all ranks)."""
+    if not tc.max_minutes:
+        return False
+    spent = torch.tensor(float(counters["train_seconds"] >= 60 * tc.max_minutes))
+    if dist.enabled:
+        torch.distributed.broadcast(spent.to(dist.device), src=0)
+    return bool(spent)
 
+
+def samples_text_to_video(task) -> bool:
+    """Whether a task's model makes videos from text alone (autoencoders and conditional stages —
+    Show-1, CMD — are sampled by their pipelines)."""
+    return hasattr(task, "denoiser") and task.target_kind == "video"
+
+
+def eval_context(task, ema, config: RunConfig, dataset, done: int, counters: dict, device, run_dir: Path) -> EvalContext:
+    """An :class:`EvalContext` over a copy of the model holding the EMA weights (the model itself without EMA)."""
     sampler_task = copy.deepcopy(task) if ema is not None else task
     if ema is not None:
         ema.copy_to(sampler_task)
     sampler_task.eval()
-    prompts = list(config.train.sample_prompts)
-    shape = tuple(task.encode(dataset[0]["video"][None].to(device)).shape[1:])
-    gen = GenerationConfig(steps=config.train.sample_steps, noise_prior=config.model.noise_prior,
-                           noise_alpha=config.model.noise_alpha)
-    with autocast(device, use_bf16(config.train.precision, device)):
-        videos = generate_videos(sampler_task.denoiser, task.text.module, prompts, shape, list(range(len(prompts))),
-                                 gen, device, disable_progress=True, autoencoder=task.autoencoder.module)
-    from cinediff.io import make_grid
+    shape = tuple(task.encode(dataset[0]["video"][None].to(device)).shape[1:]) if samples_text_to_video(task) else ()
+    return EvalContext(done, done * config.data.batch_size, counters["train_seconds"] / 60, sampler_task, config,
+                       shape, device, run_dir)
 
+
+def evaluation_record(context: EvalContext, callbacks: Sequence[EvalCallback]) -> dict:
+    """One ``metrics.jsonl`` record: where training stands and what every callback returned."""
+    started = time.perf_counter()
+    record = {"kind": "eval", "step": context.step, "clips": context.clips, "minutes": context.minutes}
+    was_training = context.task.training
+    for callback in callbacks:
+        record |= callback(context)
+    context.task.train(was_training)
+    return record | {"eval_seconds": time.perf_counter() - started}
+
+
+def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> None:
+    """Sample the configured prompts with the EMA weights and write mp4 + GIF + JSON sidecar."""
+    if not samples_text_to_video(task):
+        return
+    from cinediff.io import make_grid, write_video
+
+    context = eval_context(task, ema, config, dataset, 0, {"train_seconds": 0.0}, device, path.parent)
+    prompts = list(config.train.sample_prompts)
+    videos = context.generate(prompts, list(range(len(prompts))))
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = make_grid(videos.float().cpu())
-    meta = {"prompts": prompts, "seeds": list(range(len(prompts))), "generation": vars(gen)}
+    meta = {"prompts": prompts, "seeds": list(range(len(prompts))), "generation": vars(context.generation())}
     write_video(path, grid, fps=dataset[0].get("fps", 8), metadata=meta)
     write_video(path.with_suffix(".gif"), grid, fps=dataset[0].get("fps", 8))
 

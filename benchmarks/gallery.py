@@ -1,0 +1,48 @@
+"""The README's gallery: the shipped default model's video for 8 prompts, one upscaled GIF each,
+and the markdown table that shows them with their captions.
+
+    .venv/bin/python benchmarks/gallery.py [--model DIR] [--out docs/gallery]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch.nn.functional as F
+
+from cinediff.io import write_gif
+from cinediff.pipelines import generate_videos, load_model
+
+PROMPTS = ["a red circle moving left", "a blue square moving right", "a yellow triangle moving down",
+           "a green circle growing", "a white square shrinking", "an orange triangle moving up",
+           "a crimson sphere heading to the right", "a purple box drifting upward and a cyan ball slides to the left"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--out", default="docs/gallery")
+    parser.add_argument("--size", type=int, default=128, help="GIF side in pixels (nearest-neighbour upscale)")
+    args = parser.parse_args()
+    loaded = load_model(args.model)
+    videos = generate_videos(loaded.denoiser, loaded.text_encoder, PROMPTS, loaded.shape, list(range(len(PROMPTS))),
+                             loaded.generation_config(), autoencoder=loaded.decoder, disable_progress=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = []
+    for i, (video, prompt) in enumerate(zip(videos, PROMPTS)):
+        big = F.interpolate(video.float(), size=(args.size, args.size), mode="nearest")  # (C, T, H, W): T as batch
+        write_gif(out / f"{i}.gif", big, fps=loaded.fps)
+        cells.append((f"![{prompt}]({out.as_posix()}/{i}.gif)", f"{prompt} (seed {i})"))
+    rows = [cells[:4], cells[4:]]
+    lines = []
+    for row in rows:
+        lines += [""] if lines else []
+        lines += ["| " + " | ".join(c[0] for c in row) + " |", "| " + " | ".join("---" for _ in row) + " |",
+                  "| " + " | ".join(c[1] for c in row) + " |"]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

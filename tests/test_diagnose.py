@@ -1,0 +1,85 @@
+"""cinediff bench diagnose: partial noising, the motion-word test and the text-state linear probe."""
+
+import json
+
+import pytest
+import torch
+
+from cinediff.bench import run_suite
+from cinediff.bench.diagnose import (OPPOSITE_MOTION, linear_probe, motion_word_test, partial_noising, prompt_features,
+                                     real_set, swapped_caption)
+from cinediff.data import parse_caption
+from cinediff.pipelines.loading import untrained_model
+from cinediff.text import load_text_encoder
+from cinediff.training.config import load_config
+
+TINY_FIT = ("model.backbone_args={dim=32, latent_dim=32, num_latents=4, num_blocks=1, self_attn_layers_per_block=1, "
+            "dim_head=16, base_frames=8, base_size=[32, 32], frames_per_group=4, time_embed_dim=32}")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_text_encoder("minilm")
+
+
+@pytest.fixture(scope="module")
+def untrained(minilm):
+    run = load_config(None, ["model.backbone=fit", TINY_FIT, "data.args={frames=8, height=32, width=32}"])
+    return untrained_model(run, text_encoder=minilm)
+
+
+def test_swapped_caption_changes_the_motion_words_only():
+    _, records = real_set((4, 32, 32), 24)
+    for i, record in enumerate(records):
+        true, swapped = parse_caption(record["caption"])["objects"], parse_caption(swapped_caption(record, i))["objects"]
+        assert [o["motion"] for o in swapped] == [OPPOSITE_MOTION[o["motion"]] for o in true]
+        assert [(o["color"], o["shape"]) for o in swapped] == [(o["color"], o["shape"]) for o in true]
+
+
+def test_swap_gap_is_zero_for_a_model_that_ignores_the_text(untrained):
+    """The untrained FIT's output layer is zero: its loss cannot depend on the caption, so with
+    paired noise the gap is 0 to rounding (unpaired noise would give a gap of the loss's spread)."""
+    clips, records = real_set((8, 32, 32), 6)
+    rows = motion_word_test(untrained, clips, records, num_sigmas=4)
+    assert len(rows) == 4 and all(r["loss_true"] > 0 for r in rows)
+    assert max(abs(r["relative_gap"]) for r in rows) < 1e-5
+
+
+def test_swap_gap_is_positive_when_the_loss_depends_on_the_caption(untrained):
+    """A denoiser whose loss is smallest with the true captions' text states gives a positive gap."""
+    clips, records = real_set((8, 32, 32), 8)
+    true_states = prompt_features(untrained.text_encoder, [r["caption"] for r in records])
+
+    class ReadsTheCaption(torch.nn.Module):
+        sigma_min, sigma_max = 0.002, 80.0
+
+        def loss(self, x0, sigma, noise, text, text_mask):
+            mask = text_mask.float()[..., None]
+            states = (text * mask).sum(1) / mask.sum(1)
+            return (states - true_states[: len(x0)]).norm(dim=-1) + 0.1 * sigma
+
+    class Loaded:
+        denoiser, text_encoder, decoder = ReadsTheCaption(), untrained.text_encoder, None
+
+    rows = motion_word_test(Loaded(), clips, records, num_sigmas=2)
+    assert all(abs(r["loss_true"] - 0.1 * r["sigma"]) < 1e-4 and r["gap"] > 0.1 for r in rows)
+
+
+def test_partial_noising_keeps_real_clips_at_low_strength_only(untrained):
+    """At s = 0.1 even an untrained denoiser hands back (nearly) the real clip; at s = 1 it cannot."""
+    clips, records = real_set((8, 32, 32), 6)
+    low, high = partial_noising(untrained, clips, records, strengths=(0.1, 1.0), generation={"steps": 10})
+    assert low["accuracy_color"] >= 0.8 and low["accuracy_motion"] >= 0.8
+    assert high["accuracy_all"] < low["accuracy_all"]
+
+
+def test_minilm_token_states_separate_motion_words(minilm):
+    probe = linear_probe(minilm, num_train=256, num_test=128)
+    assert probe["motion_accuracy"] >= 0.9 and probe["color_accuracy"] >= 0.9 and probe["shape_accuracy"] >= 0.9
+
+
+def test_diagnose_suite_quick_writes_json(tmp_path):
+    result = run_suite("diagnose", tmp_path / "d.json", quick=True)
+    tests = {r["test"] for r in result["rows"]}
+    assert tests == {"partial_noising", "motion_word", "linear_probe"}
+    assert json.loads((tmp_path / "d.json").read_text())["suite"] == "diagnose"

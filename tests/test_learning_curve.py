@@ -1,0 +1,94 @@
+"""The learning curve: eval records in metrics.jsonl from a trainer callback, kept on resume."""
+
+import ast
+from pathlib import Path
+
+
+from cinediff.data import parse_caption
+from cinediff.data.attributes import MOTIONS
+from cinediff.data.shapes import MovingShapes
+from cinediff.evaluation.curve import CURVE_FILE, JudgeCurve, curve_prompts, judge_scores, moving_fraction, read_curve
+from cinediff.evaluation.judge import judge_video
+from cinediff.training.config import load_config
+from cinediff.training.trainer import train
+
+TINY_FIT = ("model.backbone_args={dim=32, latent_dim=32, num_latents=4, num_blocks=1, self_attn_layers_per_block=1, "
+            "dim_head=16, base_frames=4, base_size=[16, 16], frames_per_group=2, time_embed_dim=32}")
+
+
+def tiny(out_dir, *extra):
+    return load_config(None, ["model.backbone=fit", TINY_FIT, "model.text_encoder=''", "data.dataset=moving-shapes",
+                              "data.args={frames=4, height=16, width=16, length=256}", "data.batch_size=3",
+                              "train.precision=fp32", "train.log_every=1", "optim.warmup_steps=1",
+                              f"train.out_dir='{out_dir}'", *extra])
+
+
+def test_curve_prompts_cover_every_motion_equally_and_are_fixed():
+    prompts = curve_prompts(12)
+    motions = [parse_caption(p)["objects"][0]["motion"] for p in prompts]
+    assert sorted(motions) == sorted(MOTIONS * 2)
+    assert curve_prompts(12) == prompts and curve_prompts(6) == prompts[:6]
+
+
+def test_judge_scores_on_real_clips_and_on_static_ones():
+    clips = MovingShapes(frames=16, height=32, width=32, length=16, seed=3)
+    videos, records = clips.render_batch(range(12))
+    captions = [r["caption"] for r in records]
+    scores = judge_scores(videos, captions)
+    assert scores["accuracy_color"] >= 0.9 and scores["accuracy_motion"] >= 0.8 and scores["moving"] >= 0.9
+    frozen = videos[:, :, :1].expand_as(videos)  # the first frame held: nothing moves
+    assert moving_fraction([judge_video(v, c) for v, c in zip(frozen, captions)]) == 0.0
+    assert judge_scores(frozen, captions)["accuracy_motion"] == 0.0
+
+
+def test_eval_records_every_n_steps_survive_resume(tmp_path):
+    calls = []
+
+    def callback(context):
+        calls.append(context.step)
+        assert not context.task.training and context.shape == (3, 4, 16, 16)
+        return {"accuracy_all": context.step / 100, "moving": 0.5}
+
+    common = ["train.eval_every=2", "train.checkpoint_every=2", "train.ema_decay=0.9"]
+    train(tiny(tmp_path, "train.steps=4", *common), callbacks=[callback])
+    train(tiny(tmp_path, "train.steps=6", *common), callbacks=[callback])  # resumes at step 4
+    assert calls == [2, 4, 6]
+    curve = read_curve(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in curve] == [2, 4, 6]
+    assert [r["clips"] for r in curve] == [6, 12, 18]
+    minutes = [r["minutes"] for r in curve]
+    assert 0 < minutes[0] < minutes[1] < minutes[2]  # training time carries across the resume
+    assert curve[2]["accuracy_all"] == 0.06 and all(r["eval_seconds"] >= 0 for r in curve)
+
+
+def test_judge_curve_callback_samples_judges_and_plots(tmp_path):
+    run = tiny(tmp_path, "train.steps=2", "train.eval_every=2", "train.eval_num=6", "train.eval_steps=2")
+    train(run, callbacks=[JudgeCurve()])
+    (record,) = read_curve(tmp_path / "metrics.jsonl")
+    assert record["eval_prompts"] == 6 and 0 <= record["accuracy_all"] <= 1 and 0 <= record["moving"] <= 1
+    assert (tmp_path / CURVE_FILE).stat().st_size > 1000
+
+
+def test_eval_every_without_callback_warns_and_trains(tmp_path, caplog):
+    train(tiny(tmp_path, "train.steps=2", "train.eval_every=1"))
+    assert "no evaluation callback" in caplog.text
+    assert read_curve(tmp_path / "metrics.jsonl") == []
+
+
+def test_training_loop_does_not_import_the_evaluation_code():
+    source = Path(__import__("cinediff.training.trainer", fromlist=["x"]).__file__).read_text()
+    imported = [node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)]
+    assert not [m for m in imported if m and m.startswith("cinediff.evaluation")]
+
+
+def test_max_minutes_stops_with_a_checkpoint_and_a_curve_point_and_resume_respects_it(tmp_path):
+    from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint
+
+    budget = ["train.steps=100000", "train.max_minutes=0.002", "train.eval_every=1000", "train.checkpoint_every=1000"]
+    train(tiny(tmp_path, *budget), callbacks=[lambda context: {"moving": 0.0}])
+    ckpt = latest_checkpoint(tmp_path / "checkpoints")
+    state = load_checkpoint(ckpt)["state"]
+    assert 0 < state["step"] < 100000 and state["counters"]["train_seconds"] >= 0.12
+    assert [r["step"] for r in read_curve(tmp_path / "metrics.jsonl")] == [state["step"]]
+    train(tiny(tmp_path, *budget), callbacks=[lambda context: {"moving": 0.0}])  # nothing left to do
+    assert latest_checkpoint(tmp_path / "checkpoints") == ckpt
