@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 
 from cinediff.data import parse_caption
 from cinediff.data.attributes import MOTIONS
@@ -92,3 +94,21 @@ def test_max_minutes_stops_with_a_checkpoint_and_a_curve_point_and_resume_respec
     assert [r["step"] for r in read_curve(tmp_path / "metrics.jsonl")] == [state["step"]]
     train(tiny(tmp_path, *budget), callbacks=[lambda context: {"moving": 0.0}])  # nothing left to do
     assert latest_checkpoint(tmp_path / "checkpoints") == ckpt
+
+
+def test_recipe_study_quick_trains_each_candidate_to_its_budget_and_resumes(tmp_path):
+    from cinediff.bench import run_suite
+    from cinediff.bench.recipes import CANDIDATES, candidate_config, train_candidate
+
+    options = dict(quick=True, candidates=("fit-pixel", "fit-pixel-pos"), out_dir=str(tmp_path / "study"))
+    first = run_suite("recipes", tmp_path / "r.json", **options)
+    assert [r["candidate"] for r in first["rows"]] == ["fit-pixel", "fit-pixel-pos"]
+    assert all(r["steps"] >= 1 and r["minutes"] >= 0.02 for r in first["rows"])
+    assert (tmp_path / "study" / "curves.png").is_file() and set(first["curves"]) == {"fit-pixel", "fit-pixel-pos"}
+    again = run_suite("recipes", None, **options)  # budgets spent: nothing more is trained
+    assert [r["steps"] for r in again["rows"]] == [r["steps"] for r in first["rows"]]
+    assert set(CANDIDATES) >= {"fit-pixel", "fit-latent", "unet-latent"}
+    other = candidate_config("fit-pixel", tmp_path / "study", 0.02, 2, quick=True)
+    other.model.backbone_args["dim"] = 64  # another model in the same run folder: refused
+    with pytest.raises(ValueError, match="another \\[model\\]"):
+        train_candidate(other)

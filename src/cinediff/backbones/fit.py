@@ -59,6 +59,7 @@ class FITConfig:
     base_frames: int = 16  # T the learned positional embeddings are stored at
     base_size: tuple[int, int] = (64, 64)  # (H, W) likewise; other T/H/W are interpolated
     self_conditioning_prob: float = 0.9  # training probability of latent self-conditioning
+    pos_init_std: float = 0.02  # init std of the learned patch positions (patch tokens of unit-variance noise: ~0.6)
 
     def __post_init__(self):
         if self.frames_per_group % self.patch_size[0]:
@@ -133,9 +134,9 @@ class FIT(nn.Module):
         c = self.config = config or FITConfig()
         pt, ph, pw = c.patch_size
         self.to_patch_tokens = nn.Linear((c.in_channels + c.cond_channels) * pt * ph * pw, c.dim)
-        self.pos_t = nn.Parameter(torch.randn(c.base_frames // pt, c.dim) * 0.02)
-        self.pos_h = nn.Parameter(torch.randn(c.base_size[0] // ph, c.dim) * 0.02)
-        self.pos_w = nn.Parameter(torch.randn(c.base_size[1] // pw, c.dim) * 0.02)
+        self.pos_t = nn.Parameter(torch.randn(c.base_frames // pt, c.dim) * c.pos_init_std)
+        self.pos_h = nn.Parameter(torch.randn(c.base_size[0] // ph, c.dim) * c.pos_init_std)
+        self.pos_w = nn.Parameter(torch.randn(c.base_size[1] // pw, c.dim) * c.pos_init_std)
         self.latents = nn.Parameter(torch.randn(c.num_latents, c.latent_dim) * 0.02)
         # LayerNorm without affine and a bias-free zero-init linear: prev_latents = 0 adds exactly 0.
         self.prev_latents_proj = nn.Sequential(

@@ -3,7 +3,7 @@
 Loss and colour accuracy say nothing about motion, so every candidate is trained for the same
 budget of training minutes (``train.max_minutes``; evaluation excluded) with its learning curve
 on (:class:`~cinediff.evaluation.curve.JudgeCurve`: the same prompts, seeds and sampler for all),
-from the ``default`` recipe with the candidate's overrides. Every run uses a constant learning
+from the ``snap-video`` recipe (the FIT model shipped before this study) with the candidate's overrides. Every run uses a constant learning
 rate after warm-up, so that cutting it at the budget does not favour one schedule.
 
 Runs live in ``out_dir/<candidate>`` and resume: running the suite again with a larger budget
@@ -23,17 +23,27 @@ LATENT = ['model.autoencoder="vae"', "model.backbone_args.in_channels=4", "model
           "model.backbone_args.patch_size=[1, 1, 1]", "model.backbone_args.base_size=[8, 8]",
           "model.formulation_args.sigma_data=1.0", "model.formulation_args.base_resolution=[8, 8]",
           "data.args.height=64", "data.args.width=64"]
+UNET_LATENT = ['model.autoencoder="vae"', 'model.backbone="unet"', 'model.formulation="vp"',
+               'model.formulation_args={prediction="v", beta="scaled_linear", zero_terminal_snr=true}',
+               'model.backbone_args={in_channels=4, out_channels=4, block_channels=[64, 128, 128], '
+               'attention_levels=[false, true, true], heads=4, temporal="attention"}', "optim.lr=2e-4",
+               "data.args.height=64", "data.args.width=64"]
 UNET = ['model.backbone="unet"', 'model.backbone_args={in_channels=3, out_channels=3, block_channels=[32, 64, 128], '
         'attention_levels=[false, false, true], heads=4, temporal="attention", temporal_head_dim=32}']
 
+BASE_RECIPE = "snap-video"  # every candidate: this recipe plus its overrides
 # name -> (what it changes, overrides of the default recipe, eval_every steps ≈ 3 CPU-minutes)
 CANDIDATES: dict[str, tuple[str, list[str], int]] = {
     "fit-pixel": ("baseline: the shipped default's recipe (FIT, 1x4x4 patches, 16x32x32 pixels)", [], 250),
     "fit-latent": ("FIT on the shipped frame VAE's 4x8x8 latents of 16x64x64 clips, 1x1x1 patches", LATENT, 150),
     "fit-pixel-patch2": ("FIT with 1x2x2 patches (4x the patch tokens)", ["model.backbone_args.patch_size=[1, 2, 2]"],
                          100),
+    "fit-pixel-pos": ("FIT whose patch positions start as loud as the noisy patch content (init std 0.02 -> 0.5)",
+                      ["model.backbone_args.pos_init_std=0.5"], 250),
     "fit-pixel-high-noise": ("training noise moved up: EDM P_mean -1.2 -> 0", ["model.formulation_args.P_mean=0.0"],
                              250),
+    "unet-latent": ("the Latent-Shift / PYoCo U-Net (VP v-prediction, temporal attention) on the frame VAE's "
+                    "latents of 16x64x64 clips, from scratch", UNET_LATENT, 100),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),
@@ -49,7 +59,7 @@ def candidate_config(name: str, out_dir: Path, minutes: float, eval_num: int, qu
     about, overrides, eval_every = CANDIDATES[name]
     study = [*STUDY, f"train.max_minutes={minutes}", f"train.eval_every={2 if quick else eval_every}",
              f"train.eval_num={eval_num}", *(["train.eval_steps=2"] + QUICK if quick else [])]
-    return arm_config("default", out_dir / name, [*overrides, *study])
+    return arm_config(BASE_RECIPE, out_dir / name, [*overrides, *study])
 
 
 def train_candidate(config) -> list[dict]:
