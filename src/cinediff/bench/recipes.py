@@ -40,6 +40,8 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                          100),
     "fit-pixel-pos": ("FIT whose patch positions start as loud as the noisy patch content (init std 0.02 -> 0.5)",
                       ["model.backbone_args.pos_init_std=0.5"], 250),
+    "fit-pixel-selfcond": ("FIT with RIN's latent self-conditioning in training (p = 0.9; sampling reuses latents)",
+                           ["model.backbone_args.self_conditioning_prob=0.9"], 200),
     "fit-pixel-high-noise": ("training noise moved up: EDM P_mean -1.2 -> 0", ["model.formulation_args.P_mean=0.0"],
                              250),
     "unet-latent": ("the Latent-Shift / PYoCo U-Net (VP v-prediction, temporal attention) on the frame VAE's "
