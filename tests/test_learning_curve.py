@@ -1,6 +1,7 @@
 """The learning curve: eval records in metrics.jsonl from a trainer callback, kept on resume."""
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_eval_records_every_n_steps_survive_resume(tmp_path):
 
     def callback(context):
         calls.append(context.step)
-        assert not context.task.training and context.shape == (3, 4, 16, 16)
+        assert context.shape == (3, 4, 16, 16)
         return {"accuracy_all": context.step / 100, "moving": 0.5}
 
     common = ["train.eval_every=2", "train.checkpoint_every=2", "train.ema_decay=0.9"]
@@ -61,6 +62,19 @@ def test_eval_records_every_n_steps_survive_resume(tmp_path):
     minutes = [r["minutes"] for r in curve]
     assert 0 < minutes[0] < minutes[1] < minutes[2]  # training time carries across the resume
     assert curve[2]["accuracy_all"] == 0.06 and all(r["eval_seconds"] >= 0 for r in curve)
+
+
+def test_evaluating_does_not_change_training(tmp_path):
+    """Losses with and without the learning curve are identical, also without EMA (the callback then
+    samples the live model, which must come back in training mode: FIT self-conditions only there)."""
+    def losses(run_dir, *extra):
+        common = ["train.steps=4", "train.ema_decay=0", "model.backbone_args.self_conditioning_prob=0.5",
+                  "train.eval_steps=2", "train.eval_num=2"]
+        train(tiny(run_dir, *common, *extra), callbacks=[JudgeCurve()])
+        records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        return [r["loss"] for r in records if "loss" in r]
+
+    assert losses(tmp_path / "plain") == losses(tmp_path / "curve", "train.eval_every=1")
 
 
 def test_judge_curve_callback_samples_judges_and_plots(tmp_path):

@@ -111,8 +111,7 @@ def run(quick: bool = False, candidates: tuple[str, ...] | None = None, minutes:
         config = candidate_config(name, out, minutes, eval_num, quick)
         curves[name] = train_candidate(config)
         rows.append(summary_row(name, config, curves[name]))
-    plot_path = plot_curve([], Path(plot) if plot else out / "curves.png", curves=curves,
-                           keys=("accuracy_color", "accuracy_shape", "accuracy_motion", "accuracy_all", "moving"))
+    plot_path = plot_curve([], Path(plot) if plot else out / "curves.png", curves=curves)
     best = max(rows, key=lambda r: ((r["shape"] or 0) + (r["motion"] or 0), r["all"] or 0))
     return {"rows": rows, "curves": curves,
             "ratios": {"best_candidate": best["candidate"], "best_shape_plus_motion": (best["shape"] or 0) + (best["motion"] or 0)},

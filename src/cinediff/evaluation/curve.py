@@ -18,11 +18,11 @@ import torch
 
 from cinediff.data.attributes import MOTIONS
 from cinediff.data.captions import parse_caption
-from cinediff.evaluation.judge import ATTRIBUTES, judge_video, verdict_accuracy
+from cinediff.evaluation.judge import judge_video, verdict_accuracy
 from cinediff.evaluation.report import PROMPT_SEED, builtin_prompts
 
 CURVE_FILE = "learning_curve.png"
-CURVE_KEYS = tuple(f"accuracy_{k}" for k in (*ATTRIBUTES, "all")) + ("moving",)
+CURVE_KEYS = ("accuracy_color", "accuracy_shape", "accuracy_motion", "accuracy_all", "moving")  # what is plotted
 
 
 def curve_prompts(num: int, seed: int = PROMPT_SEED) -> list[str]:
@@ -84,8 +84,7 @@ def read_curve(metrics_path: Path) -> list[dict]:
 
 
 def plot_curve(records: list[dict], path: Path, title: str = "", curves: dict[str, list[dict]] | None = None,
-               keys: tuple[str, ...] = ("accuracy_color", "accuracy_shape", "accuracy_motion", "accuracy_all",
-                                        "moving")) -> Path:
+               keys: tuple[str, ...] = CURVE_KEYS) -> Path:
     """Accuracy against training minutes: one line per key of ``records`` (one run), or with
     ``curves`` (``{run name: records}``) one panel per key and one line per run."""
     from cinediff.evaluation.plots import line_chart

@@ -82,7 +82,7 @@ def _finite(x: torch.Tensor) -> bool:
 
 @dataclass
 class EvalContext:
-    """What a learning-curve callback sees: the model with its EMA weights (eval mode, a copy),
+    """What a learning-curve callback sees: the model with its EMA weights (a copy; the model itself without EMA),
     where training stands, and :meth:`generate` to sample it like ``cinediff generate`` would."""
 
     step: int  # optimizer steps done
@@ -106,10 +106,15 @@ class EvalContext:
         """Videos (B, C, T, H, W) in [-1, 1] (decoded by the run's autoencoder) for ``prompts``."""
         from cinediff.pipelines import generate_videos
 
-        gen = self.generation(steps)
-        with autocast(self.device, use_bf16(self.config.train.precision, self.device)):
-            return generate_videos(self.task.denoiser, self.task.text.module, list(prompts), self.shape, list(seeds),
-                                   gen, self.device, disable_progress=True, autoencoder=self.task.autoencoder.module)
+        gen, was_training = self.generation(steps), self.task.training
+        self.task.eval()  # without EMA the task is the live model: hand it back in its training mode
+        try:
+            with autocast(self.device, use_bf16(self.config.train.precision, self.device)):
+                return generate_videos(self.task.denoiser, self.task.text.module, list(prompts), self.shape,
+                                       list(seeds), gen, self.device, disable_progress=True,
+                                       autoencoder=self.task.autoencoder.module)
+        finally:
+            self.task.train(was_training)
 
 
 EvalCallback = Callable[[EvalContext], dict]
@@ -319,7 +324,6 @@ def eval_context(task, ema, config: RunConfig, dataset, done: int, counters: dic
     sampler_task = copy.deepcopy(task) if ema is not None else task
     if ema is not None:
         ema.copy_to(sampler_task)
-    sampler_task.eval()
     shape = tuple(task.encode(dataset[0]["video"][None].to(device)).shape[1:]) if samples_text_to_video(task) else ()
     return EvalContext(done, done * config.data.batch_size, counters["train_seconds"] / 60, sampler_task, config,
                        shape, device, run_dir)
@@ -329,10 +333,8 @@ def evaluation_record(context: EvalContext, callbacks: Sequence[EvalCallback]) -
     """One ``metrics.jsonl`` record: where training stands and what every callback returned."""
     started = time.perf_counter()
     record = {"kind": "eval", "step": context.step, "clips": context.clips, "minutes": context.minutes}
-    was_training = context.task.training
     for callback in callbacks:
         record |= callback(context)
-    context.task.train(was_training)
     return record | {"eval_seconds": time.perf_counter() - started}
 
 
