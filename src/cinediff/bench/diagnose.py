@@ -43,11 +43,10 @@ def swapped_caption(record: dict, index: int, seed: int = DIAGNOSE_SEED, split: 
     """Clip ``index``'s caption with every object's motion replaced by its opposite, written with the
     same template and the same synonyms (the caption's own random stream)."""
     from cinediff.data import captions
-    from cinediff.data.rng import item_rng
+    from cinediff.data.shapes import caption_rng
 
     objects = [o | {"motion": OPPOSITE_MOTION[o["motion"]]} for o in record["objects"]]
-    rng = item_rng(seed, index, f"moving-shapes/{split}/caption")
-    return captions.caption_objects(objects, record["template"], rng)
+    return captions.caption_objects(objects, record["template"], caption_rng(seed, split, index))
 
 
 def pixel_frames(loaded) -> tuple[int, int, int]:
@@ -120,8 +119,9 @@ def motion_word_test(loaded, clips, records, num_sigmas: int = 8, device="cpu") 
     """Per σ bin: loss with the true captions, with the motion words swapped, and the gap."""
     x0 = to_model_space(loaded, clips.to(device))
     sigmas = sigma_bins(loaded.denoiser, num_sigmas)
-    true = caption_losses(loaded.denoiser, loaded.text_encoder, x0, [r["caption"] for r in records], sigmas)
-    swapped = caption_losses(loaded.denoiser, loaded.text_encoder, x0, [swapped_caption(r, i) for i, r in enumerate(records)], sigmas)
+    swapped_captions = [swapped_caption(r, i) for i, r in enumerate(records)]
+    true, swapped = (caption_losses(loaded.denoiser, loaded.text_encoder, x0, captions, sigmas)
+                     for captions in ([r["caption"] for r in records], swapped_captions))
     return [{"sigma": s, "loss_true": float(t), "loss_swapped": float(w), "gap": float(w - t),
              "relative_gap": float((w - t) / t) if t > 0 else float("nan")}
             for s, t, w in zip(sigmas, true, swapped)]

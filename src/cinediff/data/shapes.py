@@ -98,6 +98,11 @@ def sample_identities(rng: np.random.Generator, cfg: MovingShapesConfig) -> list
     return objects
 
 
+def caption_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The random stream clip ``index``'s caption draws its template and synonyms from."""
+    return item_rng(seed, index, f"moving-shapes/{split}/caption")
+
+
 def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
     """The JSON-serialisable record of clip ``index``: objects, background, caption."""
     rng = item_rng(cfg.seed, index, f"moving-shapes/{cfg.split}")
@@ -105,7 +110,7 @@ def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
     identities = sample_identities(rng, cfg)
     tracks = place_tracks(rng, [obj["motion"] for obj in identities], cfg.track, cfg.frames)
     objects = [obj | {"rgb": list(COLORS[obj["color"]])} | tr for obj, tr in zip(identities, tracks)]
-    text_rng = item_rng(cfg.seed, index, f"moving-shapes/{cfg.split}/caption")  # templates never move pixels
+    text_rng = caption_rng(cfg.seed, cfg.split, index)  # templates never move pixels
     template = captions.random_template(text_rng)
     return {
         "dataset": "moving-shapes",

@@ -58,14 +58,13 @@ def builtin_prompts(num: int, split: str = "train", seed: int = PROMPT_SEED) -> 
 def reworded_prompts(num: int, seed: int = PROMPT_SEED) -> list[str]:
     """The clips of :func:`builtin_prompts` described in wording no training caption uses
     (:func:`~cinediff.data.captions.reworded_caption`: other colour and shape words, other sentences)."""
-    import numpy as np
-
     from cinediff.data.captions import reworded_caption
+    from cinediff.data.rng import item_rng
     from cinediff.data.shapes import MovingShapes
 
     shapes = MovingShapes(split="train", seed=seed, length=max(num, 1))
-    rng = np.random.default_rng(seed)
-    return [reworded_caption(shapes.attributes(i)["objects"], rng) for i in range(num)]
+    return [reworded_caption(shapes.attributes(i)["objects"], item_rng(seed, i, "moving-shapes/reworded"))
+            for i in range(num)]
 
 
 def read_prompts(source: str, num: int) -> list[str]:
