@@ -60,7 +60,7 @@ def test_pyoco_study_quick_trains_equal_budgets_and_resumes(tmp_path):
     checkpoints = sorted((tmp_path / "study" / "mixed" / "checkpoints").iterdir())
     run_suite("pyoco", None, quick=True, priors=("mixed",), zero_shot=False, out_dir=str(tmp_path / "study"))
     assert sorted((tmp_path / "study" / "mixed" / "checkpoints").iterdir()) == checkpoints  # nothing retrained
-    with pytest.raises(ValueError, match="another \\[model\\] config"):
+    with pytest.raises(ValueError, match="another config \\(model.noise_alpha: 1.0 -> 0.5\\)"):
         run_suite("pyoco", None, quick=True, priors=("mixed",), alphas={"mixed": 0.5}, zero_shot=False,
                   out_dir=str(tmp_path / "study"))
 

@@ -2,6 +2,7 @@
 
 import io
 import json
+import math
 import logging
 import tarfile
 
@@ -153,3 +154,33 @@ def test_webdataset_splits_shards_among_ranks_and_workers(shards):
     ds = WebDataset(shards=str(shards), frames=4, height=16, width=16, rank=1, world_size=2)
     good = {0: 1, 1: 3, 2: 3, 3: 1}  # decodable samples per shard
     assert len(list(ds)) == sum(good[s] for s in ds.my_shards())  # this rank's shards only
+
+
+def test_training_streams_webdataset_shards_across_epochs_and_resumes_exactly(shards, tmp_path):
+    """Streaming data sets have no len(): the trainer used to crash before step 1."""
+    from test_trainer import tiny_config
+
+    from cinediff.training.checkpoint import load_checkpoint
+    from cinediff.training.config import load_config
+    from cinediff.training.trainer import train
+
+    def run(out, steps):
+        data = f'data.args={{shards="{shards}/*.tar", frames=4, height=16, width=16}}'
+        return train(load_config(None, [*tiny_config(out), "data.dataset=webdataset", data, "data.batch_size=2",
+                                        f"train.steps={steps}", "train.checkpoint_every=3", "train.ema_decay=0"]))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        straight = run(tmp_path / "straight", 6)  # 8 decodable clips, 2 per step: the second epoch starts at step 4
+        run(tmp_path / "resumed", 3)
+        resumed = run(tmp_path / "resumed", 6)
+    finally:
+        torch.set_num_threads(threads)
+    a, b = (load_checkpoint(r / "checkpoints" / "step_0000006")["model"] for r in (straight, resumed))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    records = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and all(math.isfinite(r["loss"]) for r in records)
+    skipped = [r["data_skipped"] for r in records]  # 2 undecodable samples + 1 damaged shard per epoch
+    assert skipped == sorted(skipped) and 2 <= skipped[-1] <= 6
+    assert skipped == [json.loads(line)["data_skipped"] for line in (resumed / "metrics.jsonl").read_text().splitlines()]

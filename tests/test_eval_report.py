@@ -134,3 +134,17 @@ def test_missing_shipped_classifier_is_a_note(pixel_model, tmp_path, monkeypatch
     assert "no in-domain classifier" in (tmp_path / "r" / "index.html").read_text()
     with pytest.raises(FileNotFoundError):  # a path the user names must exist
         load_scorers(tmp_path / "not-a-classifier")
+
+
+def test_values_from_files_are_escaped_in_the_page(pixel_model, tmp_path):  # noqa: F811
+    """A downloaded model's config.json (its ``step``) and a prompt file went into index.html unescaped."""
+    import shutil
+
+    model = shutil.copytree(pixel_model, tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"step": "<script>alert('step')</script>"}))
+    prompt = "a red circle moving left <script>alert('prompt')</script>"
+    evaluate(model, [prompt], tmp_path / "r", generation={"steps": 2}, classifier="none")
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(&#x27;step&#x27;)&lt;/script&gt;" in page and "alert(&#x27;prompt&#x27;)" in page

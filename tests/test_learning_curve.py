@@ -124,5 +124,5 @@ def test_recipe_study_quick_trains_each_candidate_to_its_budget_and_resumes(tmp_
     assert set(CANDIDATES) >= {"fit-pixel", "fit-latent", "unet-latent"}
     other = candidate_config("fit-pixel", tmp_path / "study", 0.02, 2, quick=True)
     other.model.backbone_args["dim"] = 64  # another model in the same run folder: refused
-    with pytest.raises(ValueError, match="another \\[model\\]"):
+    with pytest.raises(ValueError, match="another config \\(model.backbone_args.dim: 32 -> 64\\)"):
         train_candidate(other)

@@ -3,6 +3,7 @@ alone and chained, tiny models trained 1 step through the real trainer), pipelin
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -262,3 +263,27 @@ def test_pipeline_cli_writes_the_folder(stages, tmp_path):
     assert set(spec["stages"]) == {"content", "motion"} and spec["config"] == {"stages": {"motion": {"guidance": 7.5}}}
     bad = CliRunner().invoke(app, ["pipeline", "cmd", f"content{stages['content']}", "-o", str(tmp_path / "q")])
     assert bad.exit_code != 0
+
+
+def test_paths_in_a_folders_json_never_lead_out_of_it(stages, tmp_path):
+    """A downloaded pipeline.json or config.json could point at ../../.. or /etc: refused unless trusted."""
+    folder = save_pipeline(tmp_path / "p", "cmd", {"content": stages["content"], "motion": stages["motion"]})
+    spec = json.loads((folder / "pipeline.json").read_text())
+    assert spec["stages"] == {"content": "content", "motion": "motion"}  # outside stages were copied in
+    moved = shutil.move(folder, tmp_path / "moved")
+    assert load_pipeline(moved)(PROMPTS[:1], [1], steps=1).video.shape == (1, 3, 4, 16, 16)  # self-contained
+
+    for entry in ("../../../etc", "/etc", str(stages["motion"])):
+        (Path(moved) / "pipeline.json").write_text(json.dumps(spec | {"stages": {**spec["stages"], "motion": entry}}))
+        with pytest.raises(CheckpointError, match="points outside the folder"):
+            load_pipeline(moved)
+    assert load_pipeline(moved, allow_outside=True).models["motion"] is not None  # the user vouches for it
+
+    model = shutil.copytree(stages["content"], tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    for key in ("autoencoder", "target_args"):
+        bad = dict(config["model"]) | ({"autoencoder": "/etc"} if key == "autoencoder" else
+                                       {"target_args": {"latent": "../../outside"}})
+        (model / "config.json").write_text(json.dumps(config | {"model": bad}))
+        with pytest.raises(CheckpointError, match="points outside the folder"):
+            load_model(model)

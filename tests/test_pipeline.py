@@ -42,7 +42,10 @@ def test_same_seed_same_video_whatever_the_batch(pixel_model):
                             loaded.shape, [5, 6], cfg)
     alone = generate_videos(loaded.denoiser, loaded.text_encoder, ["a blue square growing"], loaded.shape, [6], cfg)
     assert batch.shape == (2, 3, 4, 16, 16) and batch.abs().max() <= 1
-    torch.testing.assert_close(batch[1:], alone, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(batch[1:], alone, rtol=1e-5, atol=1e-5)  # the documented bound across batches
+    invariant = generate_videos(loaded.denoiser, loaded.text_encoder, ["a red circle moving left", "a blue square growing"],
+                                loaded.shape, [5, 6], cfg, batch_invariant=True)
+    assert torch.equal(invariant[1:], alone)  # bit for bit, whatever else is in the batch
     with pytest.raises(ValueError, match="non-empty"):
         generate_videos(loaded.denoiser, loaded.text_encoder, [""], loaded.shape, [0], cfg)
 
@@ -115,3 +118,18 @@ def test_a_model_samples_with_its_training_noise_prior(tmp_path):
                                       "--steps", "2"])
     assert result.exit_code == 0, result.output
     assert json.loads(out.with_suffix(".json").read_text())["generation"]["noise_prior"] == "progressive"
+
+
+def test_the_shipped_model_keeps_the_documented_bound_across_batch_sizes():
+    """README: bit-identical within a batch, within 1e-4 across batch sizes (measured 1.8e-5 here at the
+    model's 24 steps), bit-identical with batch_invariant."""
+    loaded = load_model()
+    cfg = loaded.generation_config()
+    prompts = ["a red circle moving left", "a blue square growing", "two yellow triangles moving up"]
+    args = (loaded.denoiser, loaded.text_encoder)
+    three = generate_videos(*args, prompts, loaded.shape, [7, 8, 9], cfg, autoencoder=loaded.decoder)
+    one = generate_videos(*args, prompts[:1], loaded.shape, [7], cfg, autoencoder=loaded.decoder)
+    assert (three[:1] - one).abs().max() <= 1e-4
+    invariant = generate_videos(*args, prompts[:2], loaded.shape, [7, 8], cfg, autoencoder=loaded.decoder,
+                                batch_invariant=True)
+    assert torch.equal(invariant[:1], one)

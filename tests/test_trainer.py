@@ -100,16 +100,38 @@ def test_nonfinite_steps_are_skipped_and_counted(tmp_path):
     assert ckpt["state"]["counters"]["nonfinite_skipped"] == 2
     assert torch.isfinite(ckpt["model"]["w"]).all()
     records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [1, 3, 4, 6] and records[-1]["nonfinite_skipped"] == 2
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6] and records[-1]["nonfinite_skipped"] == 2
+
+
+def test_a_nonfinite_step_keeps_the_checkpoint_schedule_and_the_final_checkpoint(tmp_path):
+    """The NaN guard used to ``continue`` past the checkpoint write: a bad last step left no final checkpoint."""
+    cfg = load_config(None, tiny_config(tmp_path, "train.steps=6", "train.checkpoint_every=3", "train.ema_decay=0",
+                                        "train.keep_last=10"))
+    train(cfg, task=NaNTask(bad={3, 6}))
+    assert [p.name for p in sorted((tmp_path / "checkpoints").glob("step_*"))] == ["step_0000003", "step_0000006"]
+    final = load_checkpoint(tmp_path / "checkpoints" / "step_0000006")
+    assert final["state"]["step"] == 6 and final["state"]["counters"]["nonfinite_skipped"] == 2
 
 
 def test_too_many_nonfinite_steps_stop_with_the_last_checkpoint_intact(tmp_path):
     cfg = load_config(None, tiny_config(tmp_path, "train.steps=20", "train.checkpoint_every=2", "train.ema_decay=0",
                                         "train.max_consecutive_nonfinite=3"))
-    with pytest.raises(TrainingDiverged, match="3 consecutive non-finite"):
+    with pytest.raises(TrainingDiverged, match="3 consecutive non-finite") as err:
         train(cfg, task=NaNTask(bad=set(range(5, 100))))
     last = latest_checkpoint(tmp_path / "checkpoints")
-    assert last.name == "step_0000004" and torch.isfinite(load_checkpoint(last)["model"]["w"]).all()
+    # Checkpoints stay on schedule during the streak (step 6 holds step 4's weights: both updates were skipped).
+    assert last.name == "step_0000006" and torch.isfinite(load_checkpoint(last)["model"]["w"]).all()
+    assert str(last) in str(err.value)
+    a, b = (load_checkpoint(tmp_path / "checkpoints" / f"step_{s:07d}")["model"]["w"] for s in (4, 6))
+    assert torch.equal(a, b)
+
+
+def test_divergence_before_any_checkpoint_says_so(tmp_path):
+    cfg = load_config(None, tiny_config(tmp_path, "train.steps=20", "train.checkpoint_every=10", "train.ema_decay=0",
+                                        "train.max_consecutive_nonfinite=2"))
+    with pytest.raises(TrainingDiverged, match="No checkpoint was written yet") as err:
+        train(cfg, task=NaNTask(bad=set(range(1, 100))))
+    assert "None" not in str(err.value)
 
 
 def test_gradient_accumulation_matches_the_full_batch(tmp_path):

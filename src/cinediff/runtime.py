@@ -86,4 +86,29 @@ def sample_generators(seeds: int | Sequence[int], batch_size: int | None = None)
         if batch_size is None:
             raise ValueError("batch_size is required when a single base seed is given")
         seeds = [seeds + i for i in range(batch_size)]
-    return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+    return [torch.Generator("cpu").manual_seed(check_seed(s)) for s in seeds]
+
+
+MAX_SEED = 2**64 - 1  # torch generators take 64-bit seeds
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an int in [0, 2**64 - 1], else a ValueError naming that range."""
+    if isinstance(seed, bool) or not isinstance(seed, (int,)) and not hasattr(seed, "__index__"):
+        raise ValueError(f"a seed must be an integer in [0, 2**64 - 1], got {seed!r}")
+    seed = int(seed)
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed {seed} is out of range: seeds are integers in [0, 2**64 - 1 = {MAX_SEED}]")
+    return seed
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device that this torch build can use, else one clear ValueError."""
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {str(device)!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only torch build" if torch.version.cuda is None else "no visible CUDA device"
+        raise ValueError(f"--device {device} asked for CUDA, but this is {build}; use --device cpu")
+    return device

@@ -1,8 +1,16 @@
-"""Atomic file writes, and weight files: safetensors only (never pickle), read with clear errors."""
+"""Atomic file writes, and weight files: safetensors only (never pickle), read with clear errors.
+
+safetensors has no checksum, so every file :func:`save_tensors` writes carries one in its own
+metadata (``cinediff.sha256``: SHA-256 over each tensor's name, dtype, shape and bytes, in name
+order); :func:`load_tensors` recomputes it and refuses a mismatch, and refuses NaN or infinite
+values in floating-point tensors (non-finite weights are never what a user wants to load). Files
+without the entry (written elsewhere, e.g. by diffusers) load with the finiteness check only.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import uuid
@@ -10,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 
@@ -49,11 +57,46 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     return Path(path)
 
 
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_path`)."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_write_json(path: str | os.PathLike, payload, indent: int = 1) -> Path:
+    """Write ``payload`` as JSON to ``path`` atomically."""
+    return atomic_write_text(path, json.dumps(payload, indent=indent))
+
+
+CHECKSUM_KEY = "cinediff.sha256"
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 (hex) over every tensor's name, dtype, shape and raw bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> Path:
-    """Atomically write ``tensors`` (moved to CPU, contiguous); metadata values are stored as JSON."""
+    """Atomically write ``tensors`` (moved to CPU, contiguous) with their checksum; metadata values are
+    stored as JSON."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    meta = {k: json.dumps(v) for k, v in (metadata or {}).items()}
+    meta = {k: json.dumps(v) for k, v in (metadata or {}).items()} | {CHECKSUM_KEY: tensors_sha256(tensors)}
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def verify_tensors(path: Path, tensors: dict[str, torch.Tensor], expected: str | None) -> None:
+    """:class:`CheckpointError` when ``tensors`` read from ``path`` miss their checksum or hold NaN / inf."""
+    if expected is not None and tensors_sha256(tensors) != expected:
+        raise CheckpointError(f"weights file {path} is corrupt: its tensor bytes do not match the SHA-256 "
+                              "written with it")
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"weights file {path} holds NaN or infinite values (tensor {name!r}); "
+                                  "refusing to load it")
 
 
 def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -62,6 +105,10 @@ def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
     try:
-        return load_file(path, device=str(device))
+        tensors = load_file(path)
+        with safe_open(path, "pt") as f:
+            expected = (f.metadata() or {}).get(CHECKSUM_KEY)
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"weights file {path} is corrupt or not safetensors: {err}") from err
+    verify_tensors(path, tensors, expected)
+    return tensors if str(device) == "cpu" else {k: v.to(device) for k, v in tensors.items()}

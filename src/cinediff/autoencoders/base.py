@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cinediff.weights import atomic_write, load_tensors, save_tensors
+from cinediff.weights import atomic_write_json, load_tensors, save_tensors
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -90,7 +90,7 @@ class Autoencoder(nn.Module, ABC):
         directory.mkdir(parents=True, exist_ok=True)
         save_tensors(directory / WEIGHTS_NAME, self.state_dict())
         config = {"class": type(self).__name__, "config": asdict(self.config)}
-        atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
+        atomic_write_json(directory / CONFIG_NAME, config, indent=2)
         return directory
 
     @classmethod

@@ -13,17 +13,15 @@ def arm_config(recipe: str, out_dir: Path, overrides: list[str]):
 
 
 def check_resumable(config) -> None:
-    """A run folder that already holds checkpoints must have been trained with this model and
-    data (else resuming would mix two experiments)."""
+    """A run folder that already holds checkpoints must have been trained with this model, data
+    and seed (else resuming would mix two experiments); a study never overrides that."""
     from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint
-    from cinediff.training.config import config_to_dict
+    from cinediff.training.config import config_differences
 
     latest = latest_checkpoint(Path(config.train.out_dir) / "checkpoints")
     if latest is None:
         return
-    saved = load_checkpoint(latest)["state"]["config"]
-    wanted = config_to_dict(config)
-    for section in ("model", "data"):
-        if saved[section] != json.loads(json.dumps(wanted[section])):
-            raise ValueError(f"{config.train.out_dir} was trained with another [{section}] config; "
-                             "delete it or pass another out_dir")
+    differences = config_differences(load_checkpoint(latest)["state"]["config"], config)
+    if differences:
+        raise ValueError(f"{config.train.out_dir} was trained with another config ({'; '.join(differences)}); "
+                         "delete it or pass another out_dir")

@@ -74,23 +74,30 @@ def generate(
     """Generate a video from a text prompt, offline, with the default or a given model (or pipeline)."""
     import dataclasses
 
+    import torch
+
     from cinediff.io import make_grid, write_video
+    from cinediff.io.video import check_output_path
     from cinediff.pipelines import generate_videos, is_pipeline, load_model, load_pipeline
-    from cinediff.runtime import autocast, bf16_is_fast, default_device
+    from cinediff.runtime import autocast, bf16_is_fast, check_device, check_seed, default_device
     from cinediff.text import check_prompt
 
     try:
         check_prompt(prompt)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="PROMPT") from err
-    dev = device or str(default_device())
+    check_output_path(out)  # before minutes of sampling
+    if num < 1:
+        raise typer.BadParameter(f"must be ≥ 1, got {num}", param_hint="--num")
+    check_seed(seed), check_seed(seed + num - 1)
+    dev = str(check_device(device)) if device else str(default_device())
     overrides = {"steps": steps, "guidance": guidance, "sampler": sampler, "negative_prompt": negative or None}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     seeds = list(range(seed, seed + num))
     if is_pipeline(model):  # a multi-stage chain: the overrides apply to every stage
         pipeline = load_pipeline(model, dev)
         with autocast(dev, enabled=bf16_is_fast(dev)):
-            videos = pipeline([prompt] * num, seeds, dev, **overrides).video
+            videos = torch.cat([pipeline([prompt], [s], dev, **overrides).video for s in seeds])  # tile i = seed i alone
         fps, generation = pipeline.fps, {"pipeline": pipeline.method, **overrides}
         step = {name: stage.config.get("step") for name, stage in pipeline.models.items()}
     else:
@@ -102,7 +109,7 @@ def generate(
         config = loaded.generation_config(overrides)
         with autocast(dev, enabled=bf16_is_fast(dev)):
             videos = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt] * num, loaded.shape, seeds, config,
-                                     dev, autoencoder=loaded.decoder)
+                                     dev, autoencoder=loaded.decoder, batch_invariant=True)  # tile i = seed i alone
         fps, generation, step = loaded.fps, dataclasses.asdict(config), loaded.config.get("step")
     video = make_grid(videos.float().cpu()) if num > 1 else videos[0].float().cpu()
     meta = {"prompt": prompt, "seeds": seeds, "generation": generation, "model": model or "default", "model_step": step}
@@ -151,7 +158,8 @@ def evaluate(
     seed: int = typer.Option(0, "--seed"),
     steps: int = typer.Option(None, "--steps", help="Sampler steps (default: the model's)."),
     classifier: str = typer.Option("shipped", "--classifier", help="In-domain classifier folder for frechet_classifier: shipped | none | PATH."),
-    i3d: str = typer.Option(None, "--i3d", help="Local I3D file (i3d_torchscript.pt or a pytorch-i3d state dict): adds FVD."),
+    i3d: str = typer.Option(None, "--i3d", help="Local I3D file (i3d_torchscript.pt or a pytorch-i3d state dict): adds FVD. "
+                           "TorchScript files run code when loaded: only pass ones you trust."),
     clip: str = typer.Option(None, "--clip", help="Local CLIP directory (transformers save_pretrained): adds CLIPSIM."),
 ) -> None:
     """Generate for a prompt set, score alignment (judge), temporal consistency and flicker; write a report.
@@ -176,11 +184,11 @@ def evaluate(
 def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
     from cinediff.evaluation.reconstruction import reconstruction_report
     from cinediff.pipelines.loading import load_any_autoencoder
-    from cinediff.weights import atomic_write
+    from cinediff.weights import atomic_write_json
 
     report = reconstruction_report(load_any_autoencoder(source), num=num)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
+    atomic_write_json(out / "metrics.json", report)
     for name, row in report.items():
         judged = "".join(f", judge {k[6:]} {row[k]:.2f}" for k in ("judge_color", "judge_shape", "judge_motion") if k in row)
         typer.echo(f"{name:14s} PSNR {row['psnr_db']:.2f} dB (std {row['psnr_std_db']:.2f}, min {row['psnr_min_db']:.2f}) "
@@ -239,18 +247,29 @@ def _table(title: str, rows: list[dict]):
 def main() -> None:
     """Console entry point: user errors (bad input, missing or corrupt files) print one clear
     line and exit 1; set CINEDIFF_DEBUG=1 for the full traceback."""
+    import errno
     import os
     import sys
 
     from cinediff.io import VideoDecodeError
+    from cinediff.training.runfolder import RunFolderLocked
+    from cinediff.training.trainer import TrainingDiverged
     from cinediff.weights import CheckpointError
 
     try:
         app()
-    except (CheckpointError, FileNotFoundError, ValueError, VideoDecodeError) as err:
+    except (CheckpointError, FileNotFoundError, ValueError, VideoDecodeError, RunFolderLocked,
+            TrainingDiverged) as err:
         if os.environ.get("CINEDIFF_DEBUG"):
             raise
         typer.secho(f"error: {err}", err=True, fg="red")
+        sys.exit(1)
+    except OSError as err:
+        if os.environ.get("CINEDIFF_DEBUG") or err.errno != errno.ENOSPC:
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        typer.secho(f"error: no space left on the device{where}; files written before (earlier checkpoints) "
+                    "are intact: free some space and run the same command again", err=True, fg="red")
         sys.exit(1)
 
 

@@ -11,7 +11,7 @@ def collate(items: list[dict]) -> dict:
     if len(frames) > 1:
         raise ValueError(f"a batch mixes video shapes {sorted(frames)}; batch images and videos separately")
     batch = {"video": torch.stack([it["video"] for it in items])}  # (B, C, T, H, W)
-    for key in ("fps", "index", "position"):
+    for key in ("fps", "index", "position", "skipped"):
         if key in items[0]:
             batch[key] = torch.tensor([it[key] for it in items])
     for key in ("caption", "attributes"):

@@ -112,6 +112,6 @@ class VideoFolder(Dataset):
                 self.mark_broken(number, error)
                 continue
             self.stats["skipped"] += number != index
-            return item
+            return item | {"skipped": int(number != index)}  # the trainer counts replaced items in metrics.jsonl
         example = next(iter(self.broken.values()))
         raise RuntimeError(f"none of the {len(self.files)} files in {self.root} could be decoded; e.g. {example}")

@@ -89,6 +89,7 @@ class WebDataset(IterableDataset):
         self.config = replace(config or WebDatasetConfig(), **overrides)
         self.shards = expand_shards(self.config.shards)
         self.stats = {"samples": 0, "skipped": 0, "broken_shards": 0}
+        self._reported = 0  # skips already handed to the trainer with an item
         self.logged: set[str] = set()
 
     def set_epoch(self, epoch: int) -> None:
@@ -135,11 +136,14 @@ class WebDataset(IterableDataset):
             try:
                 for number, sample in enumerate(tar_samples(self.shards[shard])):
                     seen += 1
+                    before = self.stats["skipped"] + self.stats["broken_shards"]
                     item = self.decode(sample, shard, number)
                     if item is not None:
                         good += 1
                         self.stats["samples"] += 1
-                        yield item
+                        # samples and shards skipped since the previous item (the trainer sums them)
+                        yield item | {"skipped": before - self._reported}
+                        self._reported = before
             except (tarfile.TarError, OSError, EOFError) as error:  # damaged shard: keep what was read
                 self.skip(str(self.shards[shard]), error, "broken_shards")
         if seen and not good:

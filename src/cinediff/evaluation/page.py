@@ -35,6 +35,15 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:0 12p
          "figure img{image-rendering:pixelated}")
 
 
+def _text(v) -> str:
+    return html.escape(str(v))
+
+
+def _last(end) -> object:
+    """The last index of a half-open range ``[start, end)``."""
+    return end - 1 if isinstance(end, int) else end
+
+
 def _value(v) -> str:
     return "–" if v is None else f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
 
@@ -77,12 +86,13 @@ def write_page(path: Path, metrics: dict, info: dict, plots: list[str], prompts:
     images = "".join(f'<p><img src="{html.escape(p)}" alt="{html.escape(p)}"></p>' for p in plots)
     real = info["real_clips"]
     (a, b), (c, d) = real["reference"], real["floor"]
+    e = _text  # every value below may come from a file (a downloaded model's config.json): escape all
     page = (f"<!doctype html><meta charset=utf-8><title>cinediff eval</title><style>{STYLE}</style>"
-            f"<h1>cinediff eval</h1><p>Model {html.escape(str(info['model']))} (step {info['model_step']}), "
-            f"{metrics['num_videos']} generated videos. Real clips: {real['dataset']} {real['split']} split, seed "
-            f"{real['seed']}, clips {a}..{b - 1} (floor: clips {c}..{d - 1}), rendered at {real['size']} (T, H, W)."
-            f"</p><ul>{notes}</ul>"
+            f"<h1>cinediff eval</h1><p>Model {e(info['model'])} (step {e(info['model_step'])}), "
+            f"{e(metrics['num_videos'])} generated videos. Real clips: {e(real['dataset'])} {e(real['split'])} split, "
+            f"seed {e(real['seed'])}, clips {e(a)}..{e(_last(b))} (floor: clips {e(c)}..{e(_last(d))}), rendered at "
+            f"{e(real['size'])} (T, H, W).</p><ul>{notes}</ul>"
             f"{metric_tables(metrics)}<h2>Plots</h2>{images}<h2>Samples</h2>{sample_grid(prompts, scores)}"
-            f"<h2>Settings</h2><pre>{html.escape(json.dumps(info, indent=1))}</pre>")
+            f"<h2>Settings</h2><pre>{e(json.dumps(info, indent=1))}</pre>")
     path.write_text(page)
     return path

@@ -154,6 +154,20 @@ def write_frame_grid_png(path: str | os.PathLike, video: torch.Tensor, max_frame
         Image.fromarray(image).save(tmp, format="PNG")
 
 
+VIDEO_SUFFIXES = (*_CONTAINERS, ".gif", ".png")
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """``path`` if :func:`write_video` can write it (a known suffix, not a folder), else one clear
+    ValueError: check before spending minutes on sampling."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"output {path} is a directory; give a file name such as {path / 'out.mp4'}")
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"unsupported video suffix {path.suffix!r} in {path} (use {' '.join(VIDEO_SUFFIXES)})")
+    return path
+
+
 def write_video(path: str | os.PathLike, video: torch.Tensor, fps: float = 8,
                 metadata: dict | None = None) -> list[Path]:
     """Write a video by suffix: .mp4/.mov/.webm/.avi (encoded), .gif, or .png (frame grid).

@@ -17,7 +17,7 @@ import torch
 from cinediff.autoencoders import Autoencoder, build_autoencoder, load_autoencoder, resolve_autoencoder_dir
 from cinediff.pipelines.text_to_video import GenerationConfig
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
-from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
+from cinediff.weights import CheckpointError, atomic_write_json, load_tensors, save_tensors
 from cinediff.training.config import ModelConfig, RunConfig, config_from_dict, config_to_dict
 from cinediff.training.targets import make_target
 from cinediff.training.tasks import build_denoiser, build_text_encoder, load_target_latent
@@ -174,18 +174,38 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
     config = {"model": model, "shape": shape, "fps": fps, "data": ckpt["state"]["config"]["data"],
               "step": ckpt["state"]["step"], "generation": generation or {}}
     save_tensors(out_dir / "model.safetensors", denoiser)
-    atomic_write(out_dir / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(config, indent=1)))
+    atomic_write_json(out_dir / "config.json", config)
     return out_dir
 
 
-def load_model(path: str | Path | None = None, device: torch.device | str = "cpu") -> LoadedModel:
-    """Rebuild an exported model (default: the one shipped in the package) on ``device``."""
+def contained(root: Path, entry: str, what: str, allow_outside: bool = False) -> Path:
+    """``root / entry`` for a path a folder's own JSON names, refused (:class:`CheckpointError`) when it
+    leaves ``root`` (``..``, an absolute path, a symlink out): a downloaded folder must not make cinediff
+    read anywhere else. ``allow_outside``: the caller vouches for the folder."""
+    path = (root / entry).resolve()
+    if not allow_outside and not path.is_relative_to(root.resolve()):
+        raise CheckpointError(f"{root}: {what} {entry!r} points outside the folder; refusing to follow it "
+                              "(copy it into the folder, or load with allow_outside=True if you trust it)")
+    return path
+
+
+def load_model(path: str | Path | None = None, device: torch.device | str = "cpu",
+               allow_outside: bool = False) -> LoadedModel:
+    """Rebuild an exported model (default: the one shipped in the package) on ``device``. The
+    autoencoders its config.json names must lie inside the folder unless ``allow_outside``."""
     path = Path(path) if path is not None else default_model_dir()
     config_file = path / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{path} is not an exported cinediff model (no config.json)")
     config = _read_json(config_file)
-    model_config = ModelConfig(**{**config["model"], "autoencoder": None})
+    missing = [k for k in ("model", "shape", "fps") if k not in config] if isinstance(config, dict) else None
+    if missing is None or missing or not isinstance(config["model"], dict):
+        what = f"lacks {missing}" if missing else "is not a JSON object with a model table"
+        raise CheckpointError(f"{config_file} {what}: not an exported cinediff model's config")
+    try:
+        model_config = ModelConfig(**{**config["model"], "autoencoder": None})
+    except TypeError as err:
+        raise CheckpointError(f"{config_file}: bad model table: {err}") from None
     denoiser = build_denoiser(model_config)
     try:
         denoiser.load_state_dict(load_tensors(path / "model.safetensors"))
@@ -195,8 +215,11 @@ def load_model(path: str | Path | None = None, device: torch.device | str = "cpu
     text_encoder = build_text_encoder(model_config.text_encoder)
     if text_encoder is not None:
         text_encoder.to(device)
-    autoencoder = load_autoencoder(path / config["model"]["autoencoder"]) if config["model"].get("autoencoder") else None
-    latent = load_target_latent(config["model"].get("target_args", {}), root=path)
+    ae_entry, target_args = config["model"].get("autoencoder"), dict(config["model"].get("target_args", {}))
+    autoencoder = load_autoencoder(contained(path, ae_entry, "model.autoencoder", allow_outside)) if ae_entry else None
+    if target_args.get("latent"):
+        target_args["latent"] = str(contained(path, target_args["latent"], "target_args.latent", allow_outside))
+    latent = load_target_latent(target_args)
     return LoadedModel(denoiser, text_encoder, tuple(config["shape"]), float(config["fps"]), config,
                        *_to_device(device, autoencoder, latent))
 

@@ -8,12 +8,17 @@ A checkpoint ``<run>/checkpoints/step_0000100/`` holds
 
 The folder is written under a temporary name, every file fsynced, then renamed in one
 ``os.rename``: a crash (even SIGKILL) leaves either the previous checkpoints or the new one,
-never a half-written folder that a resume could pick up.
+never a half-written folder that a resume could pick up. A write that fails (a full disk)
+removes its temporary folder; folders left by killed processes are removed at the next start
+(``runfolder.remove_stale_temp``). Every weight file carries a checksum (``weights.save_tensors``):
+:func:`load_checkpoint` refuses corrupt or non-finite weights, and :func:`newest_loadable`
+falls back to an older checkpoint.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -21,9 +26,10 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
-from cinediff.weights import CheckpointError, atomic_write, load_tensors, save_tensors
+from cinediff.weights import CheckpointError, atomic_write_json, load_tensors, save_tensors
 
 STEP_PREFIX = "step_"
+log = logging.getLogger("cinediff.train")
 
 
 def flatten_optimizer_state(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -57,7 +63,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=1)))
+    atomic_write_json(path, payload)
 
 
 def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: dict,
@@ -69,16 +75,20 @@ def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: 
     tmp = root / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_tensors(tmp / "model.safetensors", model)
-    if ema is not None:
-        save_tensors(tmp / "ema.safetensors", ema)
-    opt_tensors, opt_meta = flatten_optimizer_state(optimizer)
-    save_tensors(tmp / "optimizer.safetensors", opt_tensors, {"optimizer": opt_meta})
-    _write_json(tmp / "state.json", {"step": step, **state})
-    _fsync_dir(tmp)
-    if final.exists():  # re-saving the same step (e.g. a resumed run): replace it
-        shutil.rmtree(final)
-    os.rename(tmp, final)
+    try:
+        save_tensors(tmp / "model.safetensors", model)
+        if ema is not None:
+            save_tensors(tmp / "ema.safetensors", ema)
+        opt_tensors, opt_meta = flatten_optimizer_state(optimizer)
+        save_tensors(tmp / "optimizer.safetensors", opt_tensors, {"optimizer": opt_meta})
+        _write_json(tmp / "state.json", {"step": step, **state})
+        _fsync_dir(tmp)
+        if final.exists():  # re-saving the same step (e.g. a resumed run): replace it
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     _fsync_dir(root)
     for old in list_checkpoints(root)[:-keep_last] if keep_last > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
@@ -96,6 +106,26 @@ def list_checkpoints(root: Path) -> list[Path]:
 def latest_checkpoint(root: Path) -> Path | None:
     found = list_checkpoints(root)
     return found[-1] if found else None
+
+
+def newest_loadable(root: Path) -> tuple[Path | None, dict | None]:
+    """The newest checkpoint under ``root`` that loads (checksums and finiteness verified) and its
+    contents; corrupt newer ones are skipped with a warning naming both. (None, None) if none exist;
+    :class:`CheckpointError` when every one is corrupt."""
+    found = list_checkpoints(root)
+    errors = []
+    for path in reversed(found):
+        try:
+            ckpt = load_checkpoint(path)
+        except (CheckpointError, FileNotFoundError, KeyError) as err:
+            errors.append((path, err))
+            continue
+        for bad, err in errors:
+            log.warning("checkpoint %s is unreadable (%s); resuming from %s instead", bad, err, path)
+        return path, ckpt
+    if errors:
+        raise CheckpointError(f"every checkpoint under {root} is unreadable; the newest: {errors[0][1]}")
+    return None, None
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

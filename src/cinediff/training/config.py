@@ -24,6 +24,7 @@ class ModelConfig:
     noise_alpha: float | None = None  # None: the prior's documented default
     text_encoder: str | None = "minilm"  # a local transformers dir, "minilm", or "" for unconditional
     cond_dropout: float = 0.1  # probability of training a sample on the empty prompt (for CFG)
+    temporal_loss_weight: float = 0.0  # λ of the frame-difference term of the denoising loss (Precond.loss)
     init_from: str | None = None  # weights that start this run: a run/checkpoint folder, a saved autoencoder or an export
     autoencoder: str | None = None  # saved autoencoder folder: diffuse in its latent space (latent VDMs)
     target: str = "video"  # what is generated: video | keyframes-interpolation | super-resolution | cmd-content | cmd-motion
@@ -72,6 +73,7 @@ class TrainConfig:
     eval_steps: int = 24  # sampler steps of the learning-curve samples
     distributed: str = "ddp"  # ddp | fsdp (under torchrun)
     max_consecutive_nonfinite: int = 20  # skipped non-finite steps in a row before stopping
+    allow_config_change: bool = False  # resume a checkpoint trained with another model/data config or seed
     tensorboard: bool = False
 
 
@@ -86,11 +88,57 @@ class RunConfig:
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
 
 
+# (lowest, highest) allowed value of numeric fields; None: unbounded on that side.
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "model.cond_dropout": (0, 1), "model.temporal_loss_weight": (0, None), "data.batch_size": (1, None), "data.num_workers": (0, None),
+    "data.image_batch_fraction": (0, 1), "optim.lr": (0, None), "optim.weight_decay": (0, None),
+    "optim.warmup_steps": (0, None), "optim.min_lr_ratio": (0, 1), "optim.grad_clip": (0, None),
+    "optim.grad_accum": (1, None), "train.steps": (0, None), "train.max_minutes": (0, None),
+    "train.seed": (0, 2**63 - 1), "train.ema_decay": (0, 1), "train.checkpoint_every": (1, None),
+    "train.keep_last": (0, None), "train.log_every": (1, None), "train.sample_every": (0, None),
+    "train.sample_steps": (1, None), "train.eval_every": (0, None), "train.eval_num": (1, None),
+    "train.eval_steps": (1, None), "train.max_consecutive_nonfinite": (1, None),
+}
+# What each annotation accepts (bool is not an int here, an int is a float).
+_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "dict": (dict,), "list": (list,)}
+
+
+def _accepted(annotation: str) -> tuple[type, ...] | None:
+    """Python types a field annotated ``annotation`` (a string: ``from __future__ import annotations``)
+    takes; None when not checked here."""
+    accepted: tuple[type, ...] = ()
+    for part in (p.strip() for p in annotation.split("|")):
+        base = part.split("[", 1)[0]
+        if part == "None":
+            accepted += (type(None),)
+        elif base == "tuple":
+            accepted += (list, tuple)
+        elif base in _TYPES:
+            accepted += _TYPES[base]
+        else:
+            return None
+    return accepted
+
+
+def check_value(where: str, annotation: str, value) -> None:
+    """One clear line (ValueError) when ``value`` has the wrong type or lies outside :data:`RANGES`."""
+    accepted = _accepted(annotation)
+    if accepted is not None and (not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted)):
+        raise ValueError(f"{where} must be {annotation}, got {value!r} ({type(value).__name__})")
+    low, high = RANGES.get(where, (None, None))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"≥ {low}" if high is None else f"in [{low}, {high}]"
+            raise ValueError(f"{where} must be {bounds}, got {value!r}")
+
+
 def _section(cls, values: dict, where: str):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - names
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(fields)
     if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} in [{where}]; valid: {sorted(names)}")
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in [{where}]; valid: {sorted(fields)}")
+    for key, value in values.items():
+        check_value(f"{where}.{key}", str(fields[key].type), value)
     return cls(**{k: tuple(v) if isinstance(v, list) and k == "betas" else v for k, v in values.items()})
 
 
@@ -133,7 +181,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             path = packaged_configs()[str(path)]
         if not path.is_file():
             raise FileNotFoundError(f"run config {path} does not exist (packaged recipes: {sorted(packaged_configs())})")
-        values = tomllib.loads(path.read_text())
+        try:
+            values = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path}: TOML syntax error: {err}") from None
     return config_from_dict(apply_overrides(values, overrides or []))
 
 
@@ -146,3 +197,36 @@ def config_from_dict(values: dict) -> RunConfig:
 
 def config_to_dict(config: RunConfig) -> dict:
     return dataclasses.asdict(config)
+
+
+# Keys a resumed run must share with its checkpoint: anything else would continue another experiment.
+RESUME_KEYS = ("model", "data", "train.seed")
+RESUME_HARMLESS = ("data.num_workers",)  # changes how data is loaded, not what is trained
+
+
+def _flatten(values, prefix: str = "") -> dict:
+    if not isinstance(values, dict):
+        return {prefix: values}
+    out = {}
+    for key, value in values.items():
+        out |= _flatten(value, f"{prefix}.{key}" if prefix else key)
+    return out
+
+
+def config_differences(saved: dict, wanted: RunConfig | dict, keys=RESUME_KEYS, ignore=RESUME_HARMLESS) -> list[str]:
+    """``"key: saved -> wanted"`` for every dotted key under ``keys`` (sections or single keys) on which
+    a saved config (``config.json`` / a checkpoint's) and ``wanted`` disagree, ``ignore`` left out."""
+    wanted = wanted if isinstance(wanted, dict) else config_to_dict(wanted)
+    flat_saved, flat_wanted = (_flatten(json_roundtrip(v)) for v in (saved, wanted))
+    selected = [k for k in sorted(set(flat_saved) | set(flat_wanted))
+                if any(k == p or k.startswith(p + ".") for p in keys) and k not in ignore]
+    missing = "(unset)"
+    return [f"{k}: {flat_saved.get(k, missing)!r} -> {flat_wanted.get(k, missing)!r}"
+            for k in selected if flat_saved.get(k, missing) != flat_wanted.get(k, missing)]
+
+
+def json_roundtrip(values):
+    """``values`` as JSON would give it back (tuples as lists), so saved and live configs compare equal."""
+    import json
+
+    return json.loads(json.dumps(values))

@@ -5,16 +5,22 @@ dataset index ``perm_epoch[p mod N]`` (a fresh seeded permutation per epoch) and
 sample's random generator. Ranks and accumulation steps take disjoint slices of each step's
 positions, so the samples and their noise are the same for any world size, and resuming at
 step s is just starting the positions at ``s · global_batch``.
+
+Streaming data sets (``IterableDataset``, e.g. webdataset shards) have no index: they are read
+in stream order, epoch after epoch (``set_epoch``), in micro-batches that get the positions the
+sampler gives that step (so per-sample noise is still a function of the position); a resumed
+run re-reads and drops the micro-batches before its start step, which is exact for a
+deterministic stream and costs their decoding (:func:`stream_batches`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from cinediff.data.sharding import epoch_order
 
@@ -82,3 +88,40 @@ class StepBatchSampler(Sampler):
             for k in range(self.grad_accum):
                 start = first + k * self.micro_batch
                 yield list(range(start, start + self.micro_batch))
+
+
+def is_streaming(dataset) -> bool:
+    """Whether ``dataset`` can only be iterated (no ``len`` / indexing)."""
+    return isinstance(dataset, IterableDataset)
+
+
+def first_item(dataset) -> dict:
+    """Item 0 of an indexed data set, the first item of a stream."""
+    return next(iter(dataset)) if is_streaming(dataset) else dataset[0]
+
+
+def stream_batches(dataset: IterableDataset, sampler: StepBatchSampler, collate_fn: Callable,
+                   num_workers: int = 0) -> Iterator[dict]:
+    """This rank's micro-batches of a streaming data set for the sampler's steps, each with the
+    ``position`` entries the sampler gives it; a new epoch (``set_epoch``) whenever the stream ends;
+    the micro-batches before ``sampler.start_step`` are read and dropped (module docstring)."""
+    positions, skip, epoch = iter(sampler), sampler.start_step * sampler.grad_accum, 0
+    while True:
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_size=sampler.micro_batch, collate_fn=collate_fn, num_workers=num_workers,
+                            drop_last=True)
+        produced = False
+        for batch in loader:
+            produced = True
+            if skip:
+                skip -= 1
+                continue
+            wanted = next(positions, None)
+            if wanted is None:
+                return
+            yield batch | {"position": torch.tensor(wanted)}
+        if not produced:
+            raise ValueError(f"the streaming data set yields fewer than data.batch_size / ranks = {sampler.micro_batch} "
+                             "items per epoch on this rank (with every DataLoader worker's share)")
+        epoch += 1

@@ -28,14 +28,18 @@ import torch
 from tqdm.auto import tqdm
 
 from cinediff.runtime import autocast, prepare_cpu_math, use_bf16
-from cinediff.training.checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
+from cinediff.weights import atomic_write_json, atomic_write_text
+from cinediff.training.checkpoint import (latest_checkpoint, load_checkpoint, newest_loadable, resolve_checkpoint,
+                                         save_checkpoint)
 from cinediff.training.config import RunConfig, config_to_dict
 from cinediff.data.collate import collate
-from cinediff.training.data import PositionedDataset, StepBatchSampler, position_generators, position_seed
+from cinediff.training.data import (PositionedDataset, StepBatchSampler, first_item, is_streaming, position_generators,
+                                    position_seed, stream_batches)
 from cinediff.training.distributed import (check_replicas_in_sync, full_model_state, full_optimizer_state,
                                            mean_across_ranks, set_full_optimizer_state, setup_distributed,
                                            teardown_distributed, wrap_model)
 from cinediff.training.ema import EMA
+from cinediff.training.runfolder import RunLock, check_resume, remove_stale_temp
 from cinediff.training.tasks import build_task
 
 log = logging.getLogger("cinediff.train")
@@ -122,9 +126,19 @@ EvalCallback = Callable[[EvalContext], dict]
 
 def train(config: RunConfig, dataset=None, task=None, callbacks: Sequence[EvalCallback] = ()) -> Path:
     """Train ``config``; returns the run folder. ``dataset``/``task`` override the config's (tests,
-    notebooks); ``callbacks`` are called every ``train.eval_every`` steps (module doc)."""
-    # Phase: set-up ---------------------------------------------------------------------
+    notebooks); ``callbacks`` are called every ``train.eval_every`` steps (module doc). The run folder
+    is locked for the whole run (:mod:`cinediff.training.runfolder`)."""
     dist = setup_distributed()
+    lock = RunLock(config.train.out_dir).acquire() if dist.is_main else None
+    try:
+        return _train(config, dataset, task, callbacks, dist)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(config: RunConfig, dataset, task, callbacks: Sequence[EvalCallback], dist) -> Path:
+    # Phase: set-up ---------------------------------------------------------------------
     device = dist.device
     prepare_cpu_math(device)
     tc, oc = config.train, config.optim
@@ -133,19 +147,21 @@ def train(config: RunConfig, dataset=None, task=None, callbacks: Sequence[EvalCa
     run_dir = Path(tc.out_dir)
     ckpt_dir = run_dir / "checkpoints"
     if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config_to_dict(config), indent=1))
+        remove_stale_temp(ckpt_dir)
+    latest, ckpt = newest_loadable(ckpt_dir)  # corrupt newer checkpoints are skipped, with a warning
+    if ckpt is not None:
+        check_resume(ckpt["state"]["config"], config, latest)  # before anything in the folder changes
+    if dist.is_main:
+        atomic_write_json(run_dir / "config.json", config_to_dict(config))
     torch.manual_seed(tc.seed)
     dataset = dataset if dataset is not None else build_dataset_from(config)
     task = (task if task is not None else build_task(config.model)).to(device)
-    if config.model.init_from:
+    if config.model.init_from and ckpt is None:  # a resumed run has its own weights
         init_weights(task, config.model.init_from, verbose=dist.is_main)
     ema = EMA(task, tc.ema_decay) if tc.ema_decay > 0 else None
 
     # Phase: resume (full weights into the unwrapped model; FSDP shards them when wrapping) --
     start_step, counters = 0, {"nonfinite_skipped": 0, "train_seconds": 0.0}
-    latest = latest_checkpoint(ckpt_dir)
-    ckpt = load_checkpoint(latest) if latest is not None else None
     if ckpt is not None:
         task.load_state_dict(ckpt["model"])
         if ema is not None and ckpt["ema"] is not None:
@@ -164,9 +180,12 @@ def train(config: RunConfig, dataset=None, task=None, callbacks: Sequence[EvalCa
         model = torch.compile(model)
 
     sampler = StepBatchSampler(start_step, tc.steps, config.data.batch_size, dist.rank, dist.world_size, oc.grad_accum)
-    loader = torch.utils.data.DataLoader(PositionedDataset(dataset, tc.seed), batch_sampler=sampler, collate_fn=collate,
-                                         num_workers=config.data.num_workers, persistent_workers=False)
-    batches = iter(loader)
+    if is_streaming(dataset):  # webdataset shards: stream order, steps-based epochs
+        batches = stream_batches(dataset, sampler, collate, config.data.num_workers)
+    else:
+        batches = iter(torch.utils.data.DataLoader(PositionedDataset(dataset, tc.seed), batch_sampler=sampler,
+                                                   collate_fn=collate, num_workers=config.data.num_workers,
+                                                   persistent_workers=False))
     metrics_file = _open_metrics(run_dir / "metrics.jsonl", start_step) if dist.is_main else None
     writer = _tensorboard(run_dir) if dist.is_main and tc.tensorboard else None
     sharded = dist.enabled and tc.distributed == "fsdp"  # rank 0 alone cannot run a sharded model
@@ -189,8 +208,10 @@ def train(config: RunConfig, dataset=None, task=None, callbacks: Sequence[EvalCa
             group["lr"] = lr
         image_step = torch.rand(()) < config.data.image_batch_fraction
         total = torch.zeros((), device=device)
+        data_skipped = 0  # unreadable files / samples the data set replaced or dropped this step
         for micro in range(oc.grad_accum):
             batch = next(batches)
+            data_skipped += int(batch["skipped"].sum()) if "skipped" in batch else 0
             generators = position_generators(tc.seed, batch["position"].tolist())
             if image_step:
                 batch = as_image_batch(batch, generators)
@@ -202,27 +223,28 @@ def train(config: RunConfig, dataset=None, task=None, callbacks: Sequence[EvalCa
             loss.backward()
             total += loss.detach()
         total = mean_across_ranks(total)
+        if dist.enabled:  # every rank's skips
+            data_skipped = round(float(mean_across_ranks(torch.tensor(float(data_skipped), device=device))) * dist.world_size)
+        counters["data_skipped"] = counters.get("data_skipped", 0) + data_skipped
         grad_norm = torch.nn.utils.clip_grad_norm_(params, oc.grad_clip if oc.grad_clip > 0 else float("inf"))
 
-        # Phase: non-finite guard — skip the update, count it, stop if it keeps happening.
-        if not (_finite(total) and _finite(grad_norm)):
-            optimizer.zero_grad(set_to_none=True)
+        # Phase: non-finite guard — skip the update, count it, stop if it keeps happening. The step
+        # still counts: logging and checkpoints stay on schedule (the weights are the last good ones).
+        if _finite(total) and _finite(grad_norm):
+            consecutive_bad = 0
+            optimizer.step()
+            if ema is not None:
+                ema.update(task, step)
+        else:
             counters["nonfinite_skipped"] += 1
-            counters["train_seconds"] += time.perf_counter() - t_step
             consecutive_bad += 1
             log.warning("step %d: non-finite loss/gradient (loss=%s, grad_norm=%s); update skipped",
                         step, total.item(), grad_norm.item())
             if consecutive_bad >= tc.max_consecutive_nonfinite:
                 raise TrainingDiverged(
                     f"{consecutive_bad} consecutive non-finite steps (last at step {step}); stopping. "
-                    f"The last good checkpoint is intact: {latest_checkpoint(ckpt_dir)}. Lower optim.lr, "
-                    "check the data, or train in fp32.")
-            continue
-        consecutive_bad = 0
-        optimizer.step()
+                    f"{_checkpoint_note(ckpt_dir, tc)} Lower optim.lr, check the data, or train in fp32.")
         optimizer.zero_grad(set_to_none=True)
-        if ema is not None:
-            ema.update(task, step)
         done = step + 1
         counters["train_seconds"] += time.perf_counter() - t_step
         last = done == tc.steps or out_of_time(counters, tc, dist)
@@ -232,7 +254,8 @@ def train(config: RunConfig, dataset=None, task=None, callbacks: Sequence[EvalCa
             now = time.perf_counter()
             record = {"step": done, "loss": total.item(), "lr": lr, "grad_norm": grad_norm.item(),
                       "samples_per_s": tc.log_every * config.data.batch_size / (now - t_last),
-                      "nonfinite_skipped": counters["nonfinite_skipped"], **{k: float(v) for k, v in logs.items()}}
+                      "nonfinite_skipped": counters["nonfinite_skipped"], "data_skipped": counters["data_skipped"],
+                      **{k: float(v) for k, v in logs.items()}}
             t_last = now
             bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.1e}")
             metrics_file.write(json.dumps(record) + "\n")
@@ -303,6 +326,13 @@ def _checkpoint(ckpt_dir, step, task, optimizer, ema, counters, config, dist, ke
         torch.distributed.barrier()
 
 
+def _checkpoint_note(ckpt_dir: Path, tc) -> str:
+    latest = latest_checkpoint(ckpt_dir)
+    if latest is None:
+        return f"No checkpoint was written yet (train.checkpoint_every = {tc.checkpoint_every})."
+    return f"The last good checkpoint is intact: {latest}."
+
+
 def out_of_time(counters: dict, tc, dist) -> bool:
     """Whether ``train.max_minutes`` of training time are used up (rank 0's clock decides for all ranks)."""
     if not tc.max_minutes:
@@ -324,7 +354,7 @@ def eval_context(task, ema, config: RunConfig, dataset, done: int, counters: dic
     sampler_task = copy.deepcopy(task) if ema is not None else task
     if ema is not None:
         ema.copy_to(sampler_task)
-    shape = tuple(task.encode(dataset[0]["video"][None].to(device)).shape[1:]) if samples_text_to_video(task) else ()
+    shape = tuple(task.encode(first_item(dataset)["video"][None].to(device)).shape[1:]) if samples_text_to_video(task) else ()
     return EvalContext(done, done * config.data.batch_size, counters["train_seconds"] / 60, sampler_task, config,
                        shape, device, run_dir)
 
@@ -350,15 +380,24 @@ def write_samples(task, ema, config: RunConfig, dataset, path: Path, device) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = make_grid(videos.float().cpu())
     meta = {"prompts": prompts, "seeds": list(range(len(prompts))), "generation": vars(context.generation())}
-    write_video(path, grid, fps=dataset[0].get("fps", 8), metadata=meta)
-    write_video(path.with_suffix(".gif"), grid, fps=dataset[0].get("fps", 8))
+    fps = first_item(dataset).get("fps") or 8
+    write_video(path, grid, fps=fps, metadata=meta)
+    write_video(path.with_suffix(".gif"), grid, fps=fps)
 
 
 def _open_metrics(path: Path, start_step: int):
     """Append to metrics.jsonl, dropping records past ``start_step`` (a resumed run rewrites them)."""
     if path.exists():
-        kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= start_step]
-        path.write_text("".join(line + "\n" for line in kept))
+        kept = []
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            try:
+                record = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:  # a torn line: the process died while writing it
+                log.warning("%s line %d is not JSON (a run killed mid-write?); dropped", path, number)
+                continue
+            if isinstance(record, dict) and record.get("step", 0) <= start_step:
+                kept.append(line)
+        atomic_write_text(path, "".join(line + "\n" for line in kept))
     return open(path, "a")
 
 
