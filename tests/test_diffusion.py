@@ -194,3 +194,37 @@ def test_training_loss_uses_the_prior_and_is_batch_independent(make):
     alone = precond.training_loss(x0[1:2], prior, sample_generators([2]))
     torch.testing.assert_close(batch[1:2], alone, rtol=1e-5, atol=1e-6)
     assert batch.shape == (3,) and torch.isfinite(batch).all()
+
+
+class FixedOutput(torch.nn.Module):
+    """A backbone that returns a fixed tensor (the test sets it), whatever its input."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = None
+
+    def forward(self, x, c_noise, **cond):
+        return self.out
+
+
+@pytest.mark.parametrize("make", [lambda b: EDMPrecond(b, sigma_in="auto"), lambda b: VPPrecond(b, prediction="v")])
+def test_the_temporal_loss_term_is_the_frame_difference_of_the_error(make):
+    backbone = FixedOutput()
+    precond = make(backbone)
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.rand(2, 3, 5, 4, 4, generator=g) * 2 - 1, torch.randn(2, 3, 5, 4, 4, generator=g)
+    sigma = torch.tensor([0.3, 2.0])
+    backbone.out = torch.randn(x0.shape, generator=g)
+    z = precond.from_data(x0)  # the loss's target, as in Precond.loss
+    x = z + sigma[:, None, None, None, None] * noise
+    c_skip, c_out, _, _ = precond.scalings(sigma, x)
+    target = (z - c_skip[:, None, None, None, None] * x) / c_out[:, None, None, None, None]
+    error = backbone.out - target
+    expected = error.pow(2).flatten(1).mean(1) + 2.5 * error.diff(dim=2).pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(precond.loss(x0, sigma, noise, temporal_weight=2.5), expected, rtol=1e-5, atol=1e-6)
+    # An error that is the same in every frame costs nothing extra; images never get the term.
+    backbone.out = target + torch.randn(2, 3, 1, 4, 4, generator=g)
+    torch.testing.assert_close(precond.loss(x0, sigma, noise, temporal_weight=2.5), precond.loss(x0, sigma, noise))
+    backbone.out = torch.zeros(2, 3, 4, 4)
+    image = precond.loss(x0[:, :, 0], sigma, noise[:, :, 0])
+    torch.testing.assert_close(precond.loss(x0[:, :, 0], sigma, noise[:, :, 0], temporal_weight=2.5), image)

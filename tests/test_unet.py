@@ -204,3 +204,34 @@ def test_fps_resolution_and_cond_frames_start_as_no_ops():
         trained(x, c_noise, cond_frames=cond)
     with pytest.raises(ValueError, match="cond_channels=3"):
         trained(x, c_noise, fps=torch.tensor([8.0, 24.0]))
+
+
+def test_space_to_depth_stem_works_on_pixels_and_checks_sizes():
+    """patch_size = p: the levels run at H/p; the output is pixel-shuffled back to the input's size."""
+    cfg = replace(TINY, in_channels=3, out_channels=3, patch_size=2)
+    model = seeded(cfg)
+    assert model.conv_in.in_channels == 12 and model.conv_out.out_channels == 12
+    x, c, text = inputs(channels=3, size=8)
+    out = model(x, c, text)
+    assert out.shape == x.shape
+    # The stem is a lossless reshuffle: moving one input pixel inside its 2x2 block changes the output.
+    moved = x.clone()
+    moved[..., 0, 0], moved[..., 0, 1] = x[..., 0, 1], x[..., 0, 0]
+    assert not torch.allclose(model(moved, c, text), out)
+    with pytest.raises(ValueError, match="divisible by the downsampling factor 4"):
+        model(inputs(channels=3, size=6)[0], c, text)
+
+
+def test_frame_embedding_starts_as_a_no_op_and_tells_frames_apart():
+    base = seeded(replace(TINY, temporal="none"))
+    model = UNet(replace(TINY, temporal="none", frame_embedding=True)).eval()
+    missing = model.load_state_dict(base.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("frame_embedding.") for k in missing)
+    x, c, text = inputs(t=4)
+    same = x[:, :, :1].expand(-1, -1, 4, -1, -1).contiguous()  # one frame repeated
+    torch.testing.assert_close(model(same, c, text), base(same, c, text))  # zero-init: the image model per frame
+    with torch.no_grad():
+        model.frame_embedding.linear_2.weight.normal_(0, 0.2)
+    out = model(same, c, text)
+    assert not torch.allclose(out[:, :, 0], out[:, :, 3])  # frames know their index
+    torch.testing.assert_close(model(x[:, :, 0], c, text), base(x[:, :, 0], c, text))  # images unchanged

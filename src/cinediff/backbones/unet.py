@@ -45,8 +45,10 @@ class UNetConfig:
     temporal_head_dim: int = 64  # head width of "attention" mixers
     fps_embedding: bool = False  # add an embedding of fps to the time embedding (Snap Video)
     resolution_embedding: bool = False  # add embeddings of the input H and W
+    frame_embedding: bool = False  # add an embedding of each frame's index to its time embedding (videos only)
     cond_channels: int = 0  # extra input channels taken from cond_frames
     gradient_checkpointing: bool = False  # recompute each down/mid/up block in backward
+    patch_size: int = 1  # space-to-depth stem: p×p pixels -> p²·C channels in, pixel shuffle out (1: off, SD layout)
 
     def __post_init__(self):
         if len(self.attention_levels) != len(self.block_channels):
@@ -63,8 +65,8 @@ class UNetConfig:
 
     @property
     def down_factor(self) -> int:
-        """H and W must be multiples of this (one ×2 downsampling between levels)."""
-        return 2 ** (len(self.block_channels) - 1)
+        """H and W must be multiples of this (the stem's patch, then one ×2 downsampling between levels)."""
+        return self.patch_size * 2 ** (len(self.block_channels) - 1)
 
 
 @dataclass
@@ -214,16 +216,18 @@ class UNet(nn.Module):
         super().__init__()
         self.config = config
         ch, temb_dim = config.block_channels, config.temb_dim
-        self.conv_in = nn.Conv2d(config.in_channels + config.cond_channels, ch[0], 3, padding=1)
+        p2 = config.patch_size**2
+        self.conv_in = nn.Conv2d((config.in_channels + config.cond_channels) * p2, ch[0], 3, padding=1)
         self.time_embedding = TimestepEmbedding(ch[0], temb_dim)  # diffusers time_proj + time_embedding
         self.fps_embedding = condition_embedding(ch[0], temb_dim, config.fps_embedding)
         self.height_embedding = condition_embedding(ch[0], temb_dim, config.resolution_embedding)
         self.width_embedding = condition_embedding(ch[0], temb_dim, config.resolution_embedding)
+        self.frame_embedding = condition_embedding(ch[0], temb_dim, config.frame_embedding)
         self.down_blocks = nn.ModuleList(self.down_level(i, config) for i in range(len(ch)))
         self.mid_block = MidBlock(ch[-1], config)
         self.up_blocks = nn.ModuleList(self.up_level(i, config) for i in reversed(range(len(ch))))
         self.conv_norm_out = nn.GroupNorm(config.norm_groups, ch[0])
-        self.conv_out = nn.Conv2d(ch[0], config.out_channels, 3, padding=1)
+        self.conv_out = nn.Conv2d(ch[0], config.out_channels * p2, 3, padding=1)
 
     @staticmethod
     def down_level(i: int, config: UNetConfig) -> Level:
@@ -249,14 +253,24 @@ class UNet(nn.Module):
         self.check_size(height, width)
         c_noise = torch.as_tensor(c_noise, device=x.device).reshape(-1).expand(b)
         temb = self.embed(c_noise, fps, height, width)  # (B, D_temb)
-        ctx = BlockContext(per_frame(temb, t), per_frame(text, t), per_frame(text_mask, t), t)
+        ctx = BlockContext(self.frame_temb(temb, t), per_frame(text, t), per_frame(text_mask, t), t)
         x = rearrange(self.with_cond_frames(x, cond_frames), "b c t h w -> (b t) c h w")
         out = rearrange(self.frames_forward(x, ctx), "(b t) c h w -> b c t h w", t=t)
         return out if video else out[:, :, 0]
 
+    def frame_temb(self, temb: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(B, D) time embedding → (B*T, D) per frame, plus the frame-index embedding when enabled: with
+        it every frame's spatial layers know when they are (where a moving object must be), not only
+        the temporal mixers. Images (T = 1) get none, so an image model stays itself."""
+        temb = per_frame(temb, num_frames)
+        if self.frame_embedding is None or num_frames == 1:
+            return temb
+        index = torch.arange(num_frames, device=temb.device, dtype=torch.float32)
+        return temb + repeat(self.frame_embedding(index).to(temb.dtype), "t d -> (b t) d", b=temb.shape[0] // num_frames)
+
     def frames_forward(self, h: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
         """The 2D U-Net on frames: (B*T, C_in, H, W) → (B*T, C_out, H, W)."""
-        h = self.conv_in(h)
+        h = self.conv_in(F.pixel_unshuffle(h, self.config.patch_size))
         skips = [h]
         for block in self.down_blocks:
             h, level_skips = self.run(block.down, h, ctx)
@@ -265,7 +279,7 @@ class UNet(nn.Module):
         for block in self.up_blocks:
             k = len(block.resnets)  # each up ResBlock consumes one skip, last pushed first
             h, skips = self.run(block.up, h, skips[-k:], ctx), skips[:-k]
-        return self.conv_out(F.silu(self.conv_norm_out(h)))
+        return F.pixel_shuffle(self.conv_out(F.silu(self.conv_norm_out(h))), self.config.patch_size)
 
     def run(self, fn, *args):
         """Call a block, recomputing it in backward when gradient checkpointing is on."""
@@ -329,7 +343,7 @@ class UNet(nn.Module):
         return model
 
 
-NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.")
+NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.", "frame_embedding.")
 
 
 def is_new_layer_key(key: str) -> bool:

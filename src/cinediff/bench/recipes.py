@@ -31,6 +31,19 @@ UNET_LATENT = ['model.autoencoder="vae"', 'model.backbone="unet"', 'model.formul
 UNET = ['model.backbone="unet"', 'model.backbone_args={in_channels=3, out_channels=3, block_channels=[32, 64, 128], '
         'attention_levels=[false, false, true], heads=4, temporal="attention", temporal_head_dim=32}']
 
+
+def unet_s2d(extra: str = "") -> list[str]:
+    """A U-Net in pixels behind a 2x2 space-to-depth stem (levels at 16, 8, 4 px of a 32x32 frame)."""
+    return ['model.backbone="unet"', 'model.backbone_args={in_channels=3, out_channels=3, patch_size=2, '
+            'block_channels=[32, 64, 128], attention_levels=[false, false, true], heads=4, norm_groups=16, '
+            f'temporal="attention", temporal_head_dim=32{extra}}}', "optim.lr=5e-4"]
+
+
+UNET_S2D = unet_s2d()
+S2D_VIDEO = ["model.init_from={runs}/unet-pixel-s2d-image", "optim.lr=3e-4"]
+
+RED_CIRCLE_MOTIONS = ("moving left", "moving right", "moving up", "moving down", "growing", "shrinking")
+
 BASE_RECIPE = "snap-video"  # every candidate: this recipe plus its overrides
 # name -> (what it changes, overrides of the default recipe, eval_every steps ≈ 3 CPU-minutes)
 CANDIDATES: dict[str, tuple[str, list[str], int]] = {
@@ -46,6 +59,26 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                              250),
     "unet-latent": ("the Latent-Shift / PYoCo U-Net (VP v-prediction, temporal attention) on the frame VAE's "
                     "latents of 16x64x64 clips, from scratch", UNET_LATENT, 100),
+    "unet-pixel-s2d": ("a U-Net in pixels behind a 2x2 space-to-depth stem (levels at 16, 8, 4 px), temporal "
+                       "attention, EDM + sigma_in as the baseline", UNET_S2D, 120),
+    "unet-pixel-s2d-image": ("stage 1 of two: unet-pixel-s2d trained on single frames (batches of 96 images; the "
+                             "temporal layers are skipped at T = 1)",
+                             [*UNET_S2D, "data.image_batch_fraction=1.0", "data.batch_size=96"], 300),
+    "unet-pixel-s2d-video": ("stage 2: unet-pixel-s2d-image's weights fine-tuned on clips (new temporal layers start "
+                             "at zero: the image model per frame)",
+                             [*UNET_S2D, *S2D_VIDEO], 120),
+    "unet-pixel-s2d-video-frames": ("stage 2 with a frame-index embedding added to each frame's time embedding "
+                                    "(zero-init): spatial layers know when they are",
+                                    [*unet_s2d(", frame_embedding=true"), *S2D_VIDEO], 120),
+    "unet-pixel-s2d-video-tdiff": ("stage 2 with the frame-difference loss term (model.temporal_loss_weight = 2: "
+                                   "same minimiser, a static object that should move costs more)",
+                                   [*UNET_S2D, *S2D_VIDEO, "model.temporal_loss_weight=2.0"], 120),
+    "unet-pixel-s2d-motion-only": ("diagnostic: unet-pixel-s2d-video on clips of one red circle (only position, "
+                                   "size and motion vary): can this network learn motion when nothing else varies?",
+                                   [*UNET_S2D, *S2D_VIDEO, 'data.args.colors=["red"]', 'data.args.shapes=["circle"]',
+                                    "data.args.max_objects=1", "data.args.held_out=[]",
+                                    "train.eval_prompts=" + json.dumps([f"a red circle {m}" for m in RED_CIRCLE_MOTIONS] * 4)],
+                                   120),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),
@@ -59,6 +92,7 @@ def candidate_config(name: str, out_dir: Path, minutes: float, eval_num: int, qu
     from cinediff.bench.runs import arm_config
 
     about, overrides, eval_every = CANDIDATES[name]
+    overrides = [o.replace("{runs}", json.dumps(str(out_dir))[1:-1]) for o in overrides]  # stage 2 reads stage 1's run
     study = [*STUDY, f"train.max_minutes={minutes}", f"train.eval_every={2 if quick else eval_every}",
              f"train.eval_num={eval_num}", *(["train.eval_steps=2"] + QUICK if quick else [])]
     return arm_config(BASE_RECIPE, out_dir / name, [*overrides, *study])

@@ -80,25 +80,37 @@ class Precond(nn.Module):
         out, c_skip, c_out = self.backbone_output(x, sigma, **cond)
         return append_dims(c_skip, x.ndim) * x + append_dims(c_out, x.ndim) * out
 
-    def loss(self, x0: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor, **cond) -> torch.Tensor:
-        """Per-sample denoising loss ``(B,)`` for data x0 (data scale), noise levels sigma ``(B,)`` and noise."""
+    def loss(self, x0: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor, temporal_weight: float = 0.0,
+             **cond) -> torch.Tensor:
+        """Per-sample denoising loss ``(B,)`` for data x0 (data scale), noise levels sigma ``(B,)`` and noise.
+
+        ``temporal_weight`` λ adds λ · mean((e_{t+1} − e_t)²) over the frames of a video's error e: a
+        positive-definite quadratic form of the error like the plain MSE, so it has the same minimiser
+        (the posterior mean), but a wrong frame-to-frame change (a static object that should move,
+        flicker) costs more, which is where the plain loss spends little gradient."""
         z0 = self.from_data(x0.float())
         x = z0 + append_dims(sigma, z0.ndim) * noise
         out, c_skip, c_out = self.backbone_output(x, sigma, **cond)
         target = (z0 - append_dims(c_skip, x.ndim) * x) / append_dims(c_out, x.ndim)
-        return (out - target).pow(2).flatten(1).mean(1)
+        error = out - target
+        loss = error.pow(2).flatten(1).mean(1)
+        if temporal_weight and error.ndim == 5 and error.shape[2] > 1:
+            loss = loss + temporal_weight * error.diff(dim=2).pow(2).flatten(1).mean(1)
+        return loss
 
     def training_loss(
         self,
         x0: torch.Tensor,
         prior: NoisePrior,
         generators: Sequence[torch.Generator] | None = None,
+        temporal_weight: float = 0.0,
         **cond,
     ) -> torch.Tensor:
-        """Draw σ from the training distribution and noise from ``prior``; per-sample loss ``(B,)``."""
+        """Draw σ from the training distribution and noise from ``prior``; per-sample loss ``(B,)``
+        (``temporal_weight``: see :meth:`loss`)."""
         noise = prior(x0.shape, generators, device=x0.device)
         sigma = self.sample_training_sigma(x0.shape[0], generators).to(x0.device)
-        return self.loss(x0, sigma, noise, **cond)
+        return self.loss(x0, sigma, noise, temporal_weight, **cond)
 
 
 def per_sample_uniform(n: int, generators: Sequence[torch.Generator] | None) -> torch.Tensor:

@@ -75,6 +75,7 @@ class DiffusionTask(nn.Module):
         self.denoiser = build_denoiser(config)
         self.prior = noise_prior(config.noise_prior, config.noise_alpha)
         self.cond_dropout = config.cond_dropout
+        self.temporal_loss_weight = config.temporal_loss_weight
         self.text = Frozen(text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder))
         self.autoencoder = Frozen(load_autoencoder(config.autoencoder) if config.autoencoder else None)
         self.target_kind, self.target_args = config.target, dict(config.target_args)
@@ -106,7 +107,7 @@ class DiffusionTask(nn.Module):
         x0, cond_frames = self.target(batch["video"])
         if cond_frames is not None:
             cond["cond_frames"] = cond_frames
-        loss = self.denoiser.training_loss(x0, self.prior, generators, **cond)
+        loss = self.denoiser.training_loss(x0, self.prior, generators, self.temporal_loss_weight, **cond)
         return loss, {}
 
 
