@@ -94,9 +94,9 @@ MAX_SEED = 2**64 - 1  # torch generators take 64-bit seeds
 
 def check_seed(seed) -> int:
     """``seed`` as an int in [0, 2**64 - 1], else a ValueError naming that range."""
-    if isinstance(seed, bool) or not isinstance(seed, (int,)) and not hasattr(seed, "__index__"):
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):  # ints and numpy integers, not floats
         raise ValueError(f"a seed must be an integer in [0, 2**64 - 1], got {seed!r}")
-    seed = int(seed)
+    seed = seed.__index__()
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed {seed} is out of range: seeds are integers in [0, 2**64 - 1 = {MAX_SEED}]")
     return seed

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 
 class CheckpointError(ValueError):
@@ -105,9 +105,9 @@ def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
     try:
-        tensors = load_file(path)
         with safe_open(path, "pt") as f:
             expected = (f.metadata() or {}).get(CHECKSUM_KEY)
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"weights file {path} is corrupt or not safetensors: {err}") from err
     verify_tensors(path, tensors, expected)

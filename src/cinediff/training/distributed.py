@@ -62,7 +62,7 @@ def wrap_model(model: nn.Module, info: DistInfo, strategy: str = "ddp") -> nn.Mo
 
 
 def mean_across_ranks(value: torch.Tensor) -> torch.Tensor:
-    """The mean of a scalar over all ranks (identity without a process group)."""
+    """The elementwise mean of a tensor over all ranks (identity without a process group)."""
     if dist.is_initialized():
         value = value.detach().clone()
         dist.all_reduce(value)

@@ -222,10 +222,8 @@ def _train(config: RunConfig, dataset, task, callbacks: Sequence[EvalCallback], 
                 loss = loss.float().mean() / oc.grad_accum
             loss.backward()
             total += loss.detach()
-        total = mean_across_ranks(total)
-        if dist.enabled:  # every rank's skips
-            data_skipped = round(float(mean_across_ranks(torch.tensor(float(data_skipped), device=device))) * dist.world_size)
-        counters["data_skipped"] = counters.get("data_skipped", 0) + data_skipped
+        total, skipped = mean_across_ranks(torch.stack([total, torch.tensor(float(data_skipped), device=device)]))
+        counters["data_skipped"] = counters.get("data_skipped", 0) + round(float(skipped) * dist.world_size)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, oc.grad_clip if oc.grad_clip > 0 else float("inf"))
 
         # Phase: non-finite guard — skip the update, count it, stop if it keeps happening. The step
