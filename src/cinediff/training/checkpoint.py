@@ -62,10 +62,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    atomic_write_json(path, payload)
-
-
 def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: dict,
                     ema: dict | None = None, keep_last: int = 3) -> Path:
     """Write checkpoint ``step`` under ``root`` atomically, then prune to the newest ``keep_last``."""
@@ -81,7 +77,7 @@ def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: 
             save_tensors(tmp / "ema.safetensors", ema)
         opt_tensors, opt_meta = flatten_optimizer_state(optimizer)
         save_tensors(tmp / "optimizer.safetensors", opt_tensors, {"optimizer": opt_meta})
-        _write_json(tmp / "state.json", {"step": step, **state})
+        atomic_write_json(tmp / "state.json", {"step": step, **state})
         _fsync_dir(tmp)
         if final.exists():  # re-saving the same step (e.g. a resumed run): replace it
             shutil.rmtree(final)
