@@ -126,3 +126,16 @@ def test_recipe_study_quick_trains_each_candidate_to_its_budget_and_resumes(tmp_
     other.model.backbone_args["dim"] = 64  # another model in the same run folder: refused
     with pytest.raises(ValueError, match="another config \\(model.backbone_args.dim: 32 -> 64\\)"):
         train_candidate(other)
+
+
+def test_every_recipe_candidate_builds(tmp_path):
+    from cinediff.bench.recipes import CANDIDATES, candidate_config
+    from cinediff.training.tasks import build_denoiser
+
+    for name in CANDIDATES:
+        config = candidate_config(name, tmp_path, 1.0, 2)
+        denoiser = build_denoiser(config.model)
+        assert sum(p.numel() for p in denoiser.parameters()) > 0, name
+        frames, height, width = (config.data.args.get(k) for k in ("frames", "height", "width"))
+        assert height % getattr(denoiser.backbone.config, "down_factor", 1) == 0 or config.model.autoencoder, name
+        assert frames and width, name

@@ -251,7 +251,7 @@ def test_generate_cli_runs_a_pipeline_folder(method, show1_dir, stages, tmp_path
     meta = json.loads((tmp_path / "clip.json").read_text())
     assert out.is_file() and meta["generation"] == {"pipeline": method, "steps": 2}
     one_stage = CliRunner().invoke(app, ["generate", PROMPTS[0], "-o", str(out), "--model", str(stages["motion"])])
-    assert one_stage.exit_code != 0 and "pipeline folder" in one_stage.output
+    assert one_stage.exit_code != 0 and "pipeline folder" in str(one_stage.exception)
 
 
 def test_pipeline_cli_writes_the_folder(stages, tmp_path):

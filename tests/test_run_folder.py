@@ -160,3 +160,12 @@ def test_a_failed_checkpoint_write_removes_its_temp_folder(tmp_path, monkeypatch
     with pytest.raises(OSError, match="No space left"):
         save_checkpoint(tmp_path, 3, {"w": torch.ones(2)}, opt.state_dict(), {"counters": {}})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temp_checkpoint_names_round_trip_and_nothing_else_matches():
+    from cinediff.training.checkpoint import temp_checkpoint_name, temp_checkpoint_writer
+
+    assert temp_checkpoint_name(12, 345) == ".step_0000012.tmp-345"
+    assert temp_checkpoint_writer(temp_checkpoint_name(12, 345)) == 345
+    for other in ("step_0000012", ".step_0000012.tmp-", ".step_x.tmp-3", ".step_0000012.tmp-3.old", ".lock"):
+        assert temp_checkpoint_writer(other) is None

@@ -235,3 +235,46 @@ def test_frame_embedding_starts_as_a_no_op_and_tells_frames_apart():
     out = model(same, c, text)
     assert not torch.allclose(out[:, :, 0], out[:, :, 3])  # frames know their index
     torch.testing.assert_close(model(x[:, :, 0], c, text), base(x[:, :, 0], c, text))  # images unchanged
+
+
+def test_text_embedding_starts_as_a_no_op_and_is_an_mlp_of_the_masked_mean():
+    base = seeded(TINY)
+    model = UNet(replace(TINY, text_embedding=True)).eval()
+    missing = model.load_image_weights(base.state_dict())
+    assert missing and all(k.startswith("text_embedding.") for k in missing)
+    x, c, text = inputs()
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    torch.testing.assert_close(model(x, c, text, mask), base(x, c, text, mask))  # zero-init: unchanged
+    with torch.no_grad():
+        model.text_embedding.linear_2.weight.normal_(0, 0.2)
+    pooled = torch.stack([text[0].mean(0), text[1, :3].mean(0)])
+    mlp = model.text_embedding
+    expected = mlp.linear_2(torch.nn.functional.silu(mlp.linear_1(pooled)))
+    torch.testing.assert_close(model.embed_text(text, mask), expected)
+    padded = text.clone()
+    padded[1, 3:] = 100.0  # masked tokens change neither the pooled state nor cross-attention
+    torch.testing.assert_close(model(x, c, padded, mask), model(x, c, text, mask))
+    assert not torch.allclose(model(x, c, text, mask), base(x, c, text, mask))  # the prompt now reaches every block
+    other = text.clone()
+    other[0, 1] += 1.0  # one token's state changes the global condition
+    assert not torch.allclose(model.embed_text(other, mask)[0], model.embed_text(text, mask)[0])
+
+
+def test_spacetime_attention_relates_frames_and_leaves_images_alone():
+    base = seeded(TINY)
+    model = UNet(replace(TINY, spacetime_attention=True)).eval()
+    model.load_state_dict(base.state_dict())  # same parameters
+    x, c, text = inputs(t=3)
+    out = model(x, c, text)
+    assert out.shape == x.shape
+    torch.testing.assert_close(model(x[:, :, 0], c, text), base(x[:, :, 0], c, text))  # images: same function
+    torch.testing.assert_close(model(x[:, :, :1], c, text), base(x[:, :, :1], c, text))  # one frame: same
+    assert not torch.allclose(out, base(x, c, text), atol=1e-4)  # frames now see each other ("none" mixers)
+    changed = x.clone()
+    changed[:, :, 2] += 1.0  # frame 2 changes frame 0's output only through the joint attention
+    assert not torch.allclose(model(changed, c, text)[:, :, 0], out[:, :, 0])
+    torch.testing.assert_close(base(changed, c, text)[:, :, 0], base(x, c, text)[:, :, 0])
+    # the batch stays separate: clip 1's frames do not reach clip 0
+    other = x.clone()
+    other[1] += 1.0
+    torch.testing.assert_close(model(other, c, text)[0], out[0])

@@ -39,5 +39,8 @@ class TimestepEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         """t: (B,) scalar condition (c_noise, fps, ...) → (B, out_dim)."""
-        features = sinusoidal_embedding(t, self.in_dim).to(self.linear_1.weight.dtype)
-        return self.linear_2(self.act(self.linear_1(features)))
+        return self.forward_features(sinusoidal_embedding(t, self.in_dim))
+
+    def forward_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The MLP alone on given features (B, in_dim), e.g. a pooled text state → (B, out_dim)."""
+        return self.linear_2(self.act(self.linear_1(features.to(self.linear_1.weight.dtype))))

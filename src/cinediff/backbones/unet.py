@@ -46,6 +46,8 @@ class UNetConfig:
     fps_embedding: bool = False  # add an embedding of fps to the time embedding (Snap Video)
     resolution_embedding: bool = False  # add embeddings of the input H and W
     frame_embedding: bool = False  # add an embedding of each frame's index to its time embedding (videos only)
+    text_embedding: bool = False  # add an MLP of the prompt's mean token state to the time embedding (Imagen's pooled text)
+    spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
     gradient_checkpointing: bool = False  # recompute each down/mid/up block in backward
     patch_size: int = 1  # space-to-depth stem: p×p pixels -> p²·C channels in, pixel shuffle out (1: off, SD layout)
@@ -105,12 +107,18 @@ class ResBlock(nn.Module):
 
 
 class SpatialTransformer(nn.Module):
-    """diffusers ``Transformer2DModel``: x + proj_out(block(proj_in(norm x))) over the H*W tokens of each frame."""
+    """diffusers ``Transformer2DModel``: x + proj_out(block(proj_in(norm x))) over the H*W tokens of each frame.
+
+    With ``config.spacetime_attention`` the block runs on the T·H·W tokens of the whole clip: its
+    self-attention relates every position of every frame (where the object was, where it goes),
+    cross-attention and MLP are per token as before. Same weights; images (T = 1) are unchanged.
+    """
 
     def __init__(self, channels: int, heads: int, config: UNetConfig):
         super().__init__()
         proj = nn.Linear if config.linear_projection else (lambda i, o: nn.Conv2d(i, o, 1))
         self.linear = config.linear_projection
+        self.spacetime = config.spacetime_attention
         self.norm = nn.GroupNorm(config.norm_groups, channels, eps=1e-6)
         self.proj_in = proj(channels, channels)
         block = TransformerBlock(channels, heads, channels // heads, config.text_dim)
@@ -121,12 +129,14 @@ class SpatialTransformer(nn.Module):
         """x: (B*T, C, H, W) → same shape."""
         h = self.norm(x)
         h = h if self.linear else self.proj_in(h)
-        h = rearrange(h, "n c h w -> n (h w) c")
+        frames = ctx.num_frames if self.spacetime else 1  # frames in one token sequence
+        h = rearrange(h, "(b t) c h w -> b (t h w) c", t=frames)
         h = self.proj_in(h) if self.linear else h
+        text, text_mask = (v if v is None else v[::frames] for v in (ctx.text, ctx.text_mask))  # one per sequence
         for block in self.transformer_blocks:
-            h = block(h, ctx.text, ctx.text_mask)
+            h = block(h, text, text_mask)
         h = self.proj_out(h) if self.linear else h
-        h = rearrange(h, "n (h w) c -> n c h w", h=x.shape[-2])
+        h = rearrange(h, "b (t h w) c -> (b t) c h w", t=frames, h=x.shape[-2])
         return x + (h if self.linear else self.proj_out(h))
 
 
@@ -223,6 +233,7 @@ class UNet(nn.Module):
         self.height_embedding = condition_embedding(ch[0], temb_dim, config.resolution_embedding)
         self.width_embedding = condition_embedding(ch[0], temb_dim, config.resolution_embedding)
         self.frame_embedding = condition_embedding(ch[0], temb_dim, config.frame_embedding)
+        self.text_embedding = condition_embedding(config.text_dim, temb_dim, config.text_embedding)
         self.down_blocks = nn.ModuleList(self.down_level(i, config) for i in range(len(ch)))
         self.mid_block = MidBlock(ch[-1], config)
         self.up_blocks = nn.ModuleList(self.up_level(i, config) for i in reversed(range(len(ch))))
@@ -252,11 +263,24 @@ class UNet(nn.Module):
         b, _, t, height, width = x.shape
         self.check_size(height, width)
         c_noise = torch.as_tensor(c_noise, device=x.device).reshape(-1).expand(b)
-        temb = self.embed(c_noise, fps, height, width)  # (B, D_temb)
+        temb = self.embed(c_noise, fps, height, width) + self.embed_text(text, text_mask)  # (B, D_temb)
         ctx = BlockContext(self.frame_temb(temb, t), per_frame(text, t), per_frame(text_mask, t), t)
         x = rearrange(self.with_cond_frames(x, cond_frames), "b c t h w -> (b t) c h w")
         out = rearrange(self.frames_forward(x, ctx), "(b t) c h w -> b c t h w", t=t)
         return out if video else out[:, :, 0]
+
+    def embed_text(self, text: torch.Tensor | None, text_mask: torch.Tensor | None) -> torch.Tensor | float:
+        """The prompt as a global condition: MLP of its masked mean token state (B, L, D) → (B, D_temb).
+
+        Cross-attention lets each pixel look up words; this path hands every ResBlock of every
+        frame, at every resolution, the whole prompt at once, the way Imagen adds pooled text to
+        the time embedding. Zero-initialised output: a model trained without it starts unchanged."""
+        if self.text_embedding is None or text is None:
+            return 0.0
+        mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device) if text_mask is None else text_mask
+        weights = mask.to(text.dtype)[..., None]
+        pooled = (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.text_embedding.forward_features(pooled)
 
     def frame_temb(self, temb: torch.Tensor, num_frames: int) -> torch.Tensor:
         """(B, D) time embedding → (B*T, D) per frame, plus the frame-index embedding when enabled: with
@@ -343,7 +367,7 @@ class UNet(nn.Module):
         return model
 
 
-NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.", "frame_embedding.")
+NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.", "frame_embedding.", "text_embedding.")
 
 
 def is_new_layer_key(key: str) -> bool:

@@ -32,17 +32,22 @@ UNET = ['model.backbone="unet"', 'model.backbone_args={in_channels=3, out_channe
         'attention_levels=[false, false, true], heads=4, temporal="attention", temporal_head_dim=32}']
 
 
-def unet_s2d(extra: str = "") -> list[str]:
+def unet_s2d(extra: str = "", patch_size: int = 2) -> list[str]:
     """A U-Net in pixels behind a 2x2 space-to-depth stem (levels at 16, 8, 4 px of a 32x32 frame)."""
-    return ['model.backbone="unet"', 'model.backbone_args={in_channels=3, out_channels=3, patch_size=2, '
+    return ['model.backbone="unet"', f'model.backbone_args={{in_channels=3, out_channels=3, patch_size={patch_size}, '
             'block_channels=[32, 64, 128], attention_levels=[false, false, true], heads=4, norm_groups=16, '
             f'temporal="attention", temporal_head_dim=32{extra}}}', "optim.lr=5e-4"]
 
 
 UNET_S2D = unet_s2d()
+SMALL_CLIPS = ["data.args.frames=8", "data.args.height=16", "data.args.width=16", "data.args.fps=4.0",
+               "model.formulation_args.base_resolution=[16, 16]"]
 S2D_VIDEO = ["model.init_from={runs}/unet-pixel-s2d-image", "optim.lr=3e-4"]
 
 RED_CIRCLE_MOTIONS = ("moving left", "moving right", "moving up", "moving down", "growing", "shrinking")
+MOTION_ONLY = ['data.args.colors=["red"]', 'data.args.shapes=["circle"]', "data.args.max_objects=1",
+               "data.args.held_out=[]",
+               "train.eval_prompts=" + json.dumps([f"a red circle {m}" for m in RED_CIRCLE_MOTIONS] * 4)]
 
 BASE_RECIPE = "snap-video"  # every candidate: this recipe plus its overrides
 # name -> (what it changes, overrides of the default recipe, eval_every steps ≈ 3 CPU-minutes)
@@ -75,10 +80,19 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                    [*UNET_S2D, *S2D_VIDEO, "model.temporal_loss_weight=2.0"], 120),
     "unet-pixel-s2d-motion-only": ("diagnostic: unet-pixel-s2d-video on clips of one red circle (only position, "
                                    "size and motion vary): can this network learn motion when nothing else varies?",
-                                   [*UNET_S2D, *S2D_VIDEO, 'data.args.colors=["red"]', 'data.args.shapes=["circle"]',
-                                    "data.args.max_objects=1", "data.args.held_out=[]",
-                                    "train.eval_prompts=" + json.dumps([f"a red circle {m}" for m in RED_CIRCLE_MOTIONS] * 4)],
-                                   120),
+                                   [*UNET_S2D, *S2D_VIDEO, *MOTION_ONLY], 120),
+    "unet-pixel-s2d-motion-only-pooled": ("the motion-only diagnostic with the prompt's mean token state added to "
+                                          "the time embedding (UNetConfig.text_embedding): every block of every frame "
+                                          "gets the whole prompt, not only the 4x4 cross-attention",
+                                          [*unet_s2d(", text_embedding=true"), *S2D_VIDEO, *MOTION_ONLY], 120),
+    "unet-pixel-16-motion-only": ("the motion-only diagnostic at 8 frames of 16x16 at 4 fps (the same motions, 8x "
+                                  "fewer numbers per clip: Show-1's keyframe stage), a U-Net with levels at 16, 8, "
+                                  "4 px from scratch, pooled text in the time embedding",
+                                  [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY], 600),
+    "unet-pixel-16-motion-only-b48": ("unet-pixel-16-motion-only with batches of 48 clips (4x the clips per step, "
+                                      "a less noisy gradient for the direction signal)",
+                                      [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY,
+                                       "data.batch_size=48"], 200),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),

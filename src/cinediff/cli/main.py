@@ -57,66 +57,129 @@ def train(
     typer.echo(f"run folder: {run_dir}")
 
 
+def output_paths(out: str, count: int) -> list[Path]:
+    """One file per video: ``out`` for one, ``out-0.mp4, out-1.mp4, ...`` for several."""
+    path = Path(out)
+    return [path] if count == 1 else [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(count)]
+
+
+def read_prompts(prompt: str | None, prompts_file: str | None) -> list[str]:
+    """The prompt argument, or one prompt per non-empty line of ``prompts_file`` (not both)."""
+    from cinediff.text import check_prompt
+
+    if (prompt is None) == (prompts_file is None):
+        raise typer.BadParameter("give a PROMPT or --prompts FILE (one of them)", param_hint="PROMPT")
+    if prompts_file is not None:
+        try:
+            lines = [line.strip() for line in Path(prompts_file).read_text().splitlines()]
+        except OSError as err:
+            raise typer.BadParameter(f"cannot read {prompts_file}: {err.strerror}", param_hint="--prompts") from err
+        prompts = [line for line in lines if line]
+        if not prompts:
+            raise typer.BadParameter(f"{prompts_file} has no prompts (one per line)", param_hint="--prompts")
+        return prompts
+    try:
+        return [check_prompt(prompt)]
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="PROMPT") from err
+
+
 @app.command()
 def generate(
-    prompt: str = typer.Argument(..., help='What to show, e.g. "a red circle moving left".'),
-    out: str = typer.Option("out.mp4", "-o", "--out", help="Output video (.mp4); a .gif and a .json sidecar are written beside it."),
-    model: str = typer.Option(None, "--model", help="Exported model folder, or a pipeline folder (pipeline.json: "
-                              "Show-1, CMD) (default: the model shipped with cinediff)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same video."),
-    num: int = typer.Option(1, "-n", "--num", help="Videos to make (seeds seed, seed+1, ...), tiled into one grid."),
+    prompt: str = typer.Argument(None, help='What to show, e.g. "a red circle moving left".'),
+    out: str = typer.Option("out.mp4", "-o", "--out", help="Output video (.mp4); a .gif and a .json sidecar are written "
+                            "beside it. Several videos: out-0.mp4, out-1.mp4, ..."),
+    model: str = typer.Option(None, "--model", help="A shipped model (default), an exported model folder, or a "
+                              "pipeline folder (pipeline.json: Show-1, CMD) (default: the model shipped with cinediff)."),
+    prompts_file: str = typer.Option(None, "--prompts", help="A file with one prompt per line (instead of PROMPT)."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same video; video i gets seed + i."),
+    num: int = typer.Option(1, "-n", "--num", help="Videos per prompt."),
+    grid: bool = typer.Option(False, "--grid", help="Also write every video tiled into one preview (out-grid.mp4)."),
     steps: int = typer.Option(None, "--steps", help="Sampler steps (default: the model's)."),
     guidance: float = typer.Option(None, "--guidance", help="Classifier-free guidance scale (default: the model's)."),
     sampler: str = typer.Option(None, "--sampler", help="heun | euler | ddim | dpmpp_2m (default: the model's)."),
     negative: str = typer.Option("", "--negative", help="Negative prompt (the unconditional branch of guidance)."),
+    noise_prior: str = typer.Option(None, "--noise-prior", help="iid | mixed | progressive (default: the model's)."),
+    noise_alpha: float = typer.Option(None, "--noise-alpha", help="PYoCo α of --noise-prior (default: its own)."),
+    init: str = typer.Option(None, "--init", help="An image or video file to start from (SDEdit; see --strength)."),
+    strength: float = typer.Option(None, "--strength", help="With --init: how much to change it, (0, 1] (default 0.6)."),
+    fps: float = typer.Option(None, "--fps", help="Frame rate of the written files (default: the model's)."),
     device: str = typer.Option(None, "--device", help="cpu | cuda (default: CUDA when available)."),
 ) -> None:
-    """Generate a video from a text prompt, offline, with the default or a given model (or pipeline)."""
-    import dataclasses
-
-    import torch
-
+    """Generate videos from a text prompt, offline, with the default or a given model (or pipeline)."""
+    import cinediff
     from cinediff.io import make_grid, write_video
-    from cinediff.io.video import check_output_path
-    from cinediff.pipelines import generate_videos, is_pipeline, load_model, load_pipeline
-    from cinediff.runtime import autocast, bf16_is_fast, check_device, check_seed, default_device
-    from cinediff.text import check_prompt
+    from cinediff.io.video import check_output_path, from_uint8_frames
+    from cinediff.noise import DEFAULT_ALPHA
+    from cinediff.runtime import check_device, check_seed
+    from cinediff.samplers import SAMPLERS
 
-    try:
-        check_prompt(prompt)
-    except ValueError as err:
-        raise typer.BadParameter(str(err), param_hint="PROMPT") from err
-    check_output_path(out)  # before minutes of sampling
+    prompts = read_prompts(prompt, prompts_file)  # every option checked before the model loads
+    check_output_path(out)
     if num < 1:
         raise typer.BadParameter(f"must be ≥ 1, got {num}", param_hint="--num")
-    check_seed(seed), check_seed(seed + num - 1)
-    dev = str(check_device(device)) if device else str(default_device())
-    overrides = {"steps": steps, "guidance": guidance, "sampler": sampler, "negative_prompt": negative or None}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    seeds = list(range(seed, seed + num))
-    if is_pipeline(model):  # a multi-stage chain: the overrides apply to every stage
-        pipeline = load_pipeline(model, dev)
-        with autocast(dev, enabled=bf16_is_fast(dev)):
-            videos = torch.cat([pipeline([prompt], [s], dev, **overrides).video for s in seeds])  # tile i = seed i alone
-        fps, generation = pipeline.fps, {"pipeline": pipeline.method, **overrides}
-        step = {name: stage.config.get("step") for name, stage in pipeline.models.items()}
-    else:
-        loaded = load_model(model, dev)
-        target = loaded.config.get("model", {}).get("target", "video")
-        if target != "video":
-            raise typer.BadParameter(f"a {target!r} model is one stage of a multi-stage method: generate with "
-                                     "a pipeline folder (see cinediff.pipelines.save_pipeline)", param_hint="--model")
-        config = loaded.generation_config(overrides)
-        with autocast(dev, enabled=bf16_is_fast(dev)):
-            videos = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt] * num, loaded.shape, seeds, config,
-                                     dev, autoencoder=loaded.decoder, batch_invariant=True)  # tile i = seed i alone
-        fps, generation, step = loaded.fps, dataclasses.asdict(config), loaded.config.get("step")
-    video = make_grid(videos.float().cpu()) if num > 1 else videos[0].float().cpu()
-    meta = {"prompt": prompt, "seeds": seeds, "generation": generation, "model": model or "default", "model_step": step}
-    written = write_video(out, video, fps=fps, metadata=meta)
-    written += write_video(str(Path(out).with_suffix(".gif")), video, fps=fps)
-    for path in written:
-        typer.echo(f"wrote {path}")
+    total = len(prompts) * num
+    check_seed(seed), check_seed(seed + total - 1)
+    checks = [(sampler is not None and sampler not in SAMPLERS, "--sampler", f"one of {sorted(SAMPLERS)}"),
+              (noise_prior is not None and noise_prior not in DEFAULT_ALPHA, "--noise-prior", f"one of {sorted(DEFAULT_ALPHA)}"),
+              (steps is not None and steps < 1, "--steps", "≥ 1"), (fps is not None and fps <= 0, "--fps", "> 0"),
+              (strength is not None and not 0 < strength <= 1, "--strength", "in (0, 1]"),
+              (strength is not None and init is None, "--strength", "used with --init"),
+              (init is not None and not Path(init).is_file(), "--init", "an existing image or video file")]
+    for bad, hint, need in checks:
+        if bad:
+            raise typer.BadParameter(f"must be {need}", param_hint=hint)
+    dev = str(check_device(device)) if device else None
+    pipe = cinediff.load(model or "default", device=dev)
+    if init is not None and strength is None:
+        strength = 0.6
+    result = pipe(prompts, negative_prompt=negative or None, num_inference_steps=steps, guidance_scale=guidance,
+                  seed=seed, num_videos_per_prompt=num, sampler=sampler, noise_prior=noise_prior,
+                  noise_alpha=noise_alpha, init=init, strength=strength)
+    rate = fps or pipe.fps
+    settings = result.settings
+    step = ({name: stage.config.get("step") for name, stage in pipe.model.models.items()} if pipe.is_multistage
+            else pipe.model.config.get("step"))
+    videos = [from_uint8_frames(frames) for frames in result.frames]
+    for i, (path, video) in enumerate(zip(output_paths(out, total), videos)):
+        meta = {"prompt": settings["prompts"][i], "seed": settings["seeds"][i], "seeds": [settings["seeds"][i]],
+                "generation": settings["generation"], "model": model or "default", "model_step": step,
+                **({"init": init} if init else {})}
+        for written in write_video(path, video, fps=rate, metadata=meta) + write_video(path.with_suffix(".gif"), video, fps=rate):
+            typer.echo(f"wrote {written}")
+    if grid and total > 1:
+        path = Path(out).with_name(f"{Path(out).stem}-grid{Path(out).suffix}")
+        for written in write_video(path, make_grid(videos), fps=rate, metadata={"prompts": settings["prompts"],
+                                                                                    "seeds": settings["seeds"]}):
+            typer.echo(f"wrote {written}")
+
+
+@app.command()
+def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the models shipped with cinediff (text-to-video, autoencoders, the judge's classifier)."""
+    from cinediff.pipelines.catalog import shipped_models
+
+    rows = shipped_models()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    header = ("name", "kind", "method", "shape", "params", "steps", "size")
+    table = [header] + [(r["name"], r["kind"], r["method"], "×".join(map(str, r["shape"] or [])) or "-",
+                         f"{r['params_m']:.2f} M", str(r["steps"] or "-"), f"{r['size_mb']:.1f} MB") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@app.command()
+def recipes() -> None:
+    """List the packaged training recipes (cinediff train NAME) with a one-line description."""
+    from cinediff.pipelines.catalog import recipes as packaged
+
+    entries = packaged()
+    width = max(map(len, entries))
+    for name, about in entries.items():
+        typer.echo(f"{name:<{width}}  {about}")
 
 
 @app.command()

@@ -240,7 +240,7 @@ def _resample(spans, start: float, fps: float | None) -> Iterator[av.VideoFrame]
             k += 1
 
 
-def _resize_crop(video: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resize_crop(video: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Scale ``(C, T, h, w)`` to cover ``size=(H, W)`` (antialiased bilinear), then center crop."""
     (h, w), (H, W) = video.shape[-2:], size
     scale = max(H / h, W / w)
@@ -271,7 +271,7 @@ def read_video(path: str | os.PathLike, fps: float | None = None, num_frames: in
     if not frames:
         raise VideoDecodeError(path, f"no decodable frames at or after {start_sec} s")
     video = from_uint8_frames(np.stack(frames))
-    return _resize_crop(video, size) if size is not None else video
+    return resize_crop(video, size) if size is not None else video
 
 
 def probe_video(path: str | os.PathLike) -> dict:

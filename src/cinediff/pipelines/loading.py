@@ -25,8 +25,28 @@ from cinediff.training.tasks import build_denoiser, build_text_encoder, load_tar
 DENOISER_PREFIX = "denoiser."
 
 
+SHIPPED_MODELS = ("default",)  # text-to-video models inside the package (cinediff/assets/<name>)
+
+
 def default_model_dir() -> Path:
     return Path(str(resources.files("cinediff") / "assets" / "default"))
+
+
+def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
+    """The folder of a shipped model's name (None or ``"default"``), or ``name_or_dir`` itself; a folder
+    that exists wins over a shipped name. A run folder (not exported) or a missing path: one clear error."""
+    if name_or_dir is None:
+        return default_model_dir()
+    path = Path(name_or_dir)
+    if path.exists():
+        if (path / "checkpoints").is_dir() and not (path / "model.safetensors").is_file():
+            raise CheckpointError(f"{path} is a training run folder, not an exported model: export it first: "
+                                  f"cinediff export {path} -o DIR")
+        return path
+    if str(name_or_dir) in SHIPPED_MODELS:
+        return Path(str(resources.files("cinediff") / "assets" / str(name_or_dir)))
+    raise CheckpointError(f"{name_or_dir!r} is neither a shipped model ({', '.join(SHIPPED_MODELS)}) nor an "
+                          "existing folder")
 
 
 @dataclass
@@ -191,9 +211,9 @@ def contained(root: Path, entry: str, what: str, allow_outside: bool = False) ->
 
 def load_model(path: str | Path | None = None, device: torch.device | str = "cpu",
                allow_outside: bool = False) -> LoadedModel:
-    """Rebuild an exported model (default: the one shipped in the package) on ``device``. The
+    """Rebuild an exported model (a folder, or a shipped name; default: the shipped ``default``) on ``device``. The
     autoencoders its config.json names must lie inside the folder unless ``allow_outside``."""
-    path = Path(path) if path is not None else default_model_dir()
+    path = resolve_model_dir(path)
     config_file = path / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{path} is not an exported cinediff model (no config.json)")

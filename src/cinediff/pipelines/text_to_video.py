@@ -45,6 +45,7 @@ def generate_videos(
     init: torch.Tensor | None = None,
     clamp: bool = True,
     batch_invariant: bool = False,
+    callback=None,
 ) -> torch.Tensor:
     """Videos ``(B, C, T, H, W)`` in [-1, 1] for ``prompts`` with per-sample ``seeds``.
 
@@ -55,6 +56,7 @@ def generate_videos(
     scale; with ``config.strength < 1`` sampling starts from it plus noise and runs the last
     ``int(steps · strength)`` steps (diffusers img2img); with strength 1 it is ignored.
     ``clamp=False`` returns the samples unclipped (latents returned undecoded, e.g. CMD's motion).
+    ``callback(info)`` after every sampler step (k-diffusion's dict: ``x``, ``i``, ``sigma``, ``denoised``).
 
     Same seed, same video: for one batch, bit for bit; across batches of other sizes or contents,
     equal to ~1e-4 (matrix kernels block the batch differently; measured ≤ 4.4e-5, under one 8-bit
@@ -63,7 +65,7 @@ def generate_videos(
     if batch_invariant and len(prompts) > 1:
         one = lambda x, i: None if x is None else x[i : i + 1]  # noqa: E731
         return torch.cat([generate_videos(denoiser, text_encoder, [p], shape, [s], config, device, disable_progress,
-                                          autoencoder, one(cond_frames, i), one(init, i), clamp)
+                                          autoencoder, one(cond_frames, i), one(init, i), clamp, callback=callback)
                           for i, (p, s) in enumerate(zip(prompts, seeds, strict=True))])
     config = config or GenerationConfig()
     prompts = [check_prompt(p) for p in prompts]
@@ -87,7 +89,7 @@ def generate_videos(
     with reuse_latents():
         video = sample(denoiser, (len(prompts), *shape), sigmas, config.sampler,
                        noise_prior(config.noise_prior, config.noise_alpha), sample_generators(list(seeds)),
-                       device=device, extra_args=cond, disable=disable_progress, init=init)
+                       device=device, extra_args=cond, callback=callback, disable=disable_progress, init=init)
     if autoencoder is not None:
         video = autoencoder.decode(video.float())
     return video.clamp(-1, 1) if clamp else video

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -62,13 +63,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def temp_checkpoint_name(step: int, pid: int) -> str:
+    """The folder a checkpoint is written into before its atomic rename: ``.step_NNNNNNN.tmp-PID``."""
+    return f".{STEP_PREFIX}{step:07d}.tmp-{pid}"
+
+
+def temp_checkpoint_writer(name: str) -> int | None:
+    """The pid in a :func:`temp_checkpoint_name`, or None if ``name`` is not one."""
+    match = re.fullmatch(rf"\.{STEP_PREFIX}\d+\.tmp-(\d+)", name)
+    return int(match[1]) if match else None
+
+
 def save_checkpoint(root: Path, step: int, model: dict, optimizer: dict, state: dict,
                     ema: dict | None = None, keep_last: int = 3) -> Path:
     """Write checkpoint ``step`` under ``root`` atomically, then prune to the newest ``keep_last``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{STEP_PREFIX}{step:07d}"
-    tmp = root / f".{final.name}.tmp-{os.getpid()}"
+    tmp = root / temp_checkpoint_name(step, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:

@@ -13,16 +13,15 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 
+from cinediff.training.checkpoint import temp_checkpoint_writer
 from cinediff.training.config import RunConfig, config_differences
 
 log = logging.getLogger("cinediff.train")
 
 LOCK_NAME = ".lock"
-_TEMP_CHECKPOINT = re.compile(r"^\.step_\d+\.tmp-(\d+)$")
 
 
 class RunFolderLocked(RuntimeError):
@@ -92,8 +91,8 @@ def remove_stale_temp(ckpt_dir: str | Path) -> list[Path]:
         return []
     removed = []
     for path in ckpt_dir.iterdir():
-        match = _TEMP_CHECKPOINT.match(path.name)
-        if match and path.is_dir() and (int(match[1]) == os.getpid() or not _alive(int(match[1]))):
+        writer = temp_checkpoint_writer(path.name)
+        if writer is not None and path.is_dir() and (writer == os.getpid() or not _alive(writer)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     if removed:

@@ -290,11 +290,11 @@ def starting_weights(source: str | Path) -> dict[str, torch.Tensor]:
     folder (its EMA weights when present), a saved autoencoder (or a shipped one's name, e.g.
     ``vae``) or an exported text-to-video model (``cinediff export``; ``default``: the shipped one)."""
     from cinediff.autoencoders import resolve_autoencoder_dir
-    from cinediff.pipelines.loading import DENOISER_PREFIX, default_model_dir, is_autoencoder
+    from cinediff.pipelines.loading import DENOISER_PREFIX, SHIPPED_MODELS, is_autoencoder, resolve_model_dir
     from cinediff.weights import load_tensors
 
-    folder = default_model_dir() if str(source) == "default" and not Path(source).exists() else \
-        resolve_autoencoder_dir(source)
+    shipped = str(source) in SHIPPED_MODELS and not Path(source).exists()
+    folder = resolve_model_dir(source) if shipped else resolve_autoencoder_dir(source)
     if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():  # a saved model
         prefix = "autoencoder." if is_autoencoder(folder) else DENOISER_PREFIX
         return {prefix + k: v for k, v in load_tensors(folder / "model.safetensors").items()}

@@ -1,0 +1,201 @@
+"""The Python API: cinediff.load → pipe(prompt) → frames, export_to_video, and the README quickstart."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_pipeline import tiny_run
+
+import cinediff
+from cinediff.io import read_video, write_video
+from cinediff.pipelines import export_model, generate_videos, load_model
+from cinediff.training.trainer import train
+from cinediff.weights import CheckpointError
+
+PROMPT = "a red circle moving left"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    return export_model(train(tiny_run(root / "run", 3, 16, 4, "train.sample_every=0")), root / "export")
+
+
+@pytest.fixture(scope="module")
+def pipe(model_dir):
+    return cinediff.load(model_dir, device="cpu")
+
+
+def test_pipe_applies_the_models_defaults_and_matches_generate_videos(pipe, model_dir):
+    out = pipe(PROMPT, num_inference_steps=2, seed=3)
+    assert len(out.frames) == 1 and out.frames[0].shape == (4, 16, 16, 3) and out.frames[0].dtype == np.uint8
+    loaded = load_model(model_dir)
+    config = loaded.generation_config({"steps": 2})
+    video = generate_videos(loaded.denoiser, loaded.text_encoder, [PROMPT], loaded.shape, [3], config)
+    expected = ((video[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+    np.testing.assert_array_equal(out.frames[0], expected)
+    assert out.settings["seeds"] == [3] and out.settings["generation"]["steps"] == 2
+    assert out.settings["generation"]["noise_prior"] == loaded.config["model"]["noise_prior"]
+
+
+def test_a_string_is_one_prompt_and_seeds_do_not_depend_on_the_batch(pipe):
+    both = pipe([PROMPT, "a blue square growing"], num_inference_steps=2, seed=[5, 6])
+    alone = pipe("a blue square growing", num_inference_steps=2, seed=6)
+    assert len(both.frames) == 2
+    np.testing.assert_array_equal(both.frames[1], alone.frames[0])  # bit for bit
+    many = pipe(PROMPT, num_inference_steps=2, seed=10, num_videos_per_prompt=3)
+    assert many.settings["seeds"] == [10, 11, 12] and many.settings["prompts"] == [PROMPT] * 3
+    drawn = [pipe(PROMPT, num_inference_steps=2, generator=torch.Generator().manual_seed(1)).settings["seeds"]
+             for _ in range(2)]
+    assert drawn[0] == drawn[1]  # a seeded generator gives the same seeds
+
+
+def test_output_types_and_export_to_video_round_trip(pipe, tmp_path):
+    np_out = pipe(PROMPT, num_inference_steps=2, seed=0).frames[0]
+    pt_out = pipe(PROMPT, num_inference_steps=2, seed=0, output_type="pt").frames[0]
+    pil_out = pipe(PROMPT, num_inference_steps=2, seed=0, output_type="pil").frames[0]
+    assert pt_out.shape == (4, 3, 16, 16) and 0 <= pt_out.min() and pt_out.max() <= 1
+    np.testing.assert_array_equal(np.stack([np.asarray(im) for im in pil_out]), np_out)
+    np.testing.assert_array_equal((pt_out * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy(), np_out)
+    for frames, name in ((np_out, "a.gif"), (pt_out, "b.gif"), (pil_out, "c.gif")):
+        written = cinediff.export_to_video(frames, tmp_path / name, fps=8)
+        assert written == [tmp_path / name]
+        back = ((read_video(tmp_path / name) + 1) * 127.5).round().permute(1, 2, 3, 0).numpy()
+        assert back.shape == np_out.shape and np.abs(back - np_out).max() <= 40  # GIF palette
+    cinediff.export_to_video(np_out, tmp_path / "d.mp4", fps=8)
+    assert (tmp_path / "d.mp4").is_file()
+    with pytest.raises(ValueError, match="uint8"):
+        cinediff.export_to_video(np_out.astype(np.float64), tmp_path / "e.mp4")
+
+
+def test_init_and_strength_start_from_a_clip_or_an_image(pipe, tmp_path):
+    clip = torch.linspace(-1, 1, 3 * 4 * 16 * 16).reshape(3, 4, 16, 16)
+    kept = pipe(PROMPT, num_inference_steps=4, seed=0, init=clip, strength=0.25, output_type="pt").frames[0]
+    fresh = pipe(PROMPT, num_inference_steps=4, seed=0, output_type="pt").frames[0]
+    target = ((clip + 1) / 2).permute(1, 0, 2, 3)
+    assert (kept - target).abs().mean() < (fresh - target).abs().mean()  # low strength keeps the init
+    ignored = pipe(PROMPT, num_inference_steps=4, seed=0, init=clip, strength=1.0, output_type="pt").frames[0]
+    torch.testing.assert_close(ignored, fresh)  # strength 1: pure noise, as diffusers
+    image = np.full((32, 32, 3), 200, dtype=np.uint8)  # resized to 16x16, repeated over the 4 frames
+    assert pipe(PROMPT, num_inference_steps=2, seed=0, init=image, strength=0.5).frames[0].shape == (4, 16, 16, 3)
+    write_video(tmp_path / "init.mp4", clip)
+    from_file = pipe(PROMPT, num_inference_steps=4, seed=0, init=tmp_path / "init.mp4", strength=0.25)
+    assert from_file.frames[0].shape == (4, 16, 16, 3)
+
+
+def test_callback_sees_every_step(pipe):
+    seen = []
+    pipe(PROMPT, num_inference_steps=3, seed=0, sampler="euler",
+         callback_on_step_end=lambda p, i, sigma, kw: seen.append((p, i, sigma, tuple(kw["latents"].shape))))
+    assert [s[1] for s in seen] == [0, 1, 2] and all(s[0] is pipe for s in seen)
+    assert seen[0][2] > seen[-1][2] and seen[0][3] == (1, 3, 4, 16, 16)
+
+
+def test_bad_arguments_are_one_clear_error(pipe, tmp_path):
+    for kwargs, message in (({"output_type": "gif"}, "output_type"), ({"strength": 1.5}, "strength"),
+                            ({"num_videos_per_prompt": 0}, "num_videos_per_prompt"),
+                            ({"seed": 1, "generator": torch.Generator()}, "not both"),
+                            ({"seed": [1, 2]}, "2 seeds for 1"), ({"init": 3}, "init must be")):
+        with pytest.raises(ValueError, match=message):
+            pipe(PROMPT, num_inference_steps=1, **kwargs)
+    with pytest.raises(ValueError, match="non-empty list"):
+        pipe([], num_inference_steps=1)
+    with pytest.raises(CheckpointError, match="neither a shipped model"):
+        cinediff.load(tmp_path / "nothing-here")
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match="export it first"):
+        cinediff.load(run)
+
+
+def test_shipped_name_loads_everywhere():
+    assert load_model("default").shape == load_model(None).shape
+    pipe = cinediff.load("default", device="cpu")
+    assert pipe.fps == load_model(None).fps and "default" in repr(pipe)
+    assert pipe.to("cpu") is pipe
+
+
+def test_readme_python_blocks_run(tmp_path, monkeypatch):
+    """Every Python block of the README that loads a model, run as written (in a temp folder; fewer steps)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "cinediff.load" in b]
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        fast = block.replace("num_inference_steps=16", "num_inference_steps=2").replace("karras_sigmas(24,", "karras_sigmas(2,")
+        scope = {}
+        exec(compile(fast, "README.md", "exec"), scope)
+    assert (tmp_path / "out.mp4").is_file()
+    assert scope["video"].shape == (1, 3, 16, 32, 32)
+
+
+def test_generate_cli_one_file_per_video_prompts_file_grid_and_init(model_dir, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cinediff.cli.main import app
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(f"{PROMPT}\n\n  a blue square growing  \n")
+    out = tmp_path / "v.mp4"
+    result = CliRunner().invoke(app, ["generate", "--prompts", str(prompts), "-n", "2", "--grid", "-o", str(out),
+                                      "--model", str(model_dir), "--steps", "2", "--seed", "4", "--fps", "5"])
+    assert result.exit_code == 0, result.output
+    for i, (prompt, seed) in enumerate([(PROMPT, 4), (PROMPT, 5), ("a blue square growing", 6),
+                                        ("a blue square growing", 7)]):
+        meta = json.loads((tmp_path / f"v-{i}.json").read_text())
+        assert (tmp_path / f"v-{i}.mp4").is_file() and (tmp_path / f"v-{i}.gif").is_file()
+        assert (meta["prompt"], meta["seed"], meta["fps"]) == (prompt, seed, 5)
+    alone = cinediff.load(model_dir)("a blue square growing", num_inference_steps=2, seed=7).frames[0]
+    assert read_video(tmp_path / "v-3.mp4").shape == (3, *alone.shape[:3])
+    assert (tmp_path / "v-grid.mp4").is_file() and not (tmp_path / "v.mp4").exists()
+    init = tmp_path / "init.gif"
+    write_video(init, torch.zeros(3, 4, 16, 16))
+    result = CliRunner().invoke(app, ["generate", PROMPT, "-o", str(tmp_path / "i.mp4"), "--model", str(model_dir),
+                                      "--steps", "2", "--init", str(init), "--strength", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "i.json").read_text())["generation"]["strength"] == 0.5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sampler", "magic"], "--sampler"), (["--noise-prior", "pink"], "--noise-prior"), (["--steps", "0"], "--steps"),
+    (["--strength", "0.5"], "used with --init"), (["--init", "missing.mp4"], "--init"), (["--fps", "-1"], "--fps"),
+])
+def test_generate_cli_checks_every_option_before_loading_a_model(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from cinediff.cli.main import app
+
+    result = CliRunner().invoke(app, ["generate", PROMPT, "-o", str(tmp_path / "x.mp4"), "--model",
+                                      str(tmp_path / "no-such-model"), *args])
+    assert result.exit_code == 2 and message in result.output  # a usage error, not the missing model
+    assert not list(tmp_path.glob("x*"))
+
+
+def test_models_and_recipes_commands_list_what_ships():
+    import json
+
+    from typer.testing import CliRunner
+
+    from cinediff.cli.main import app
+    from cinediff.pipelines.catalog import parameter_count
+    from cinediff.pipelines.loading import default_model_dir
+    from cinediff.training.config import packaged_configs
+
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(app, ["models", "--json"]).output)}
+    assert {"default", "vae", "cmd-autoencoder", "classifier"} <= set(rows)
+    default = rows["default"]
+    loaded = load_model("default")
+    assert default["kind"] == "text-to-video" and tuple(default["shape"]) == loaded.shape
+    assert default["params_m"] == round(sum(p.numel() for p in loaded.denoiser.parameters()) / 1e6, 2)
+    assert parameter_count(default_model_dir() / "model.safetensors") == sum(
+        p.numel() for p in loaded.denoiser.state_dict().values())
+    assert rows["vae"]["kind"] == "autoencoder" and rows["classifier"]["kind"] == "classifier"
+    table = CliRunner().invoke(app, ["models"]).output.splitlines()
+    assert table[0].split()[:3] == ["name", "kind", "method"] and len(table) == len(rows) + 1
+    listed = CliRunner().invoke(app, ["recipes"]).output.splitlines()
+    assert [line.split()[0] for line in listed] == sorted(packaged_configs())
+    assert all(len(line.split(maxsplit=1)) == 2 for line in listed)  # every recipe has a description
