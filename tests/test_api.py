@@ -199,3 +199,20 @@ def test_models_and_recipes_commands_list_what_ships():
     listed = CliRunner().invoke(app, ["recipes"]).output.splitlines()
     assert [line.split()[0] for line in listed] == sorted(packaged_configs())
     assert all(len(line.split(maxsplit=1)) == 2 for line in listed)  # every recipe has a description
+
+
+def test_export_writes_a_model_card_with_the_training_and_the_judge(model_dir, tmp_path):
+    import json
+
+    card = (model_dir / "README.md").read_text()
+    assert card.startswith(f"# {model_dir.name}") and "edm + fit" in card and "3 x 4 x 16 x 16" in card
+    assert "2 steps of batch 2 (4 clips)" in card and "Not evaluated" in card
+    run = model_dir.parent / "run"
+    with open(run / "metrics.jsonl", "a") as f:  # a learning-curve record, as train.eval_every writes it
+        f.write(json.dumps({"kind": "eval", "step": 2, "eval_prompts": 24, "accuracy_color": 0.75,
+                            "accuracy_shape": 0.5, "accuracy_motion": 0.25, "accuracy_count": 1.0,
+                            "accuracy_all": 0.125, "moving": 0.5}) + "\n")
+        f.write('{"kind": "eval", "step": 9, "accuracy_color": 0.1}\n{"torn')  # after the export step; torn line
+    card = (export_model(run, tmp_path / "again") / "README.md").read_text()
+    assert "At step 2 (24 prompts)" in card and "| 0.75 | 0.50 | 0.25 | 1.00 | 0.12 | 0.50 |" in card
+    assert 'cinediff.load("again")' in card

@@ -276,3 +276,20 @@ def test_init_from_a_saved_autoencoder_or_an_exported_model(tmp_path):
     assert weights.keys() == starting_weights(run).keys()
     for k, v in starting_weights(run).items():
         assert torch.equal(weights[k], v), k
+
+
+def test_config_show_prints_toml_that_loads_back_to_the_same_config(tmp_path):
+    from typer.testing import CliRunner
+
+    from cinediff.cli.main import app
+    from cinediff.training.config import config_to_dict, packaged_configs
+
+    for name in packaged_configs():
+        result = CliRunner().invoke(app, ["config", "show", name, "--set", "train.steps=7"])
+        assert result.exit_code == 0, result.output
+        (tmp_path / f"{name}.toml").write_text(result.output)
+        expected = load_config(name, ["train.steps=7"])
+        assert config_to_dict(load_config(tmp_path / f"{name}.toml")) == config_to_dict(expected), name
+        assert expected.train.steps == 7
+    bad = CliRunner().invoke(app, ["config", "show", "default", "--set", "train.stepz=1"])
+    assert bad.exit_code != 0 and "unknown key" in str(bad.exception)

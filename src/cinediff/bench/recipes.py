@@ -93,6 +93,12 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                       "a less noisy gradient for the direction signal)",
                                       [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY,
                                        "data.batch_size=48"], 200),
+    "unet-pixel-16-motion-only-st": ("unet-pixel-16-motion-only-b48 whose 4x4 attention level attends over all "
+                                     "frames at once (spacetime_attention: 8x16 tokens) and whose frames know their "
+                                     "index (frame_embedding)",
+                                     [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, spacetime_attention=true, "
+                                                              "frame_embedding=true", patch_size=1),
+                                      *MOTION_ONLY, "data.batch_size=48"], 200),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),

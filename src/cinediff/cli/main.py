@@ -63,7 +63,7 @@ def output_paths(out: str, count: int) -> list[Path]:
     return [path] if count == 1 else [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(count)]
 
 
-def read_prompts(prompt: str | None, prompts_file: str | None) -> list[str]:
+def prompts_to_generate(prompt: str | None, prompts_file: str | None) -> list[str]:
     """The prompt argument, or one prompt per non-empty line of ``prompts_file`` (not both)."""
     from cinediff.text import check_prompt
 
@@ -114,7 +114,7 @@ def generate(
     from cinediff.runtime import check_device, check_seed
     from cinediff.samplers import SAMPLERS
 
-    prompts = read_prompts(prompt, prompts_file)  # every option checked before the model loads
+    prompts = prompts_to_generate(prompt, prompts_file)  # every option checked before the model loads
     check_output_path(out)
     if num < 1:
         raise typer.BadParameter(f"must be ≥ 1, got {num}", param_hint="--num")
@@ -180,6 +180,21 @@ def recipes() -> None:
     width = max(map(len, entries))
     for name, about in entries.items():
         typer.echo(f"{name:<{width}}  {about}")
+
+
+config_app = typer.Typer(no_args_is_help=True, help="Inspect run configs.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(
+    recipe: str = typer.Argument(..., help="A packaged recipe name (cinediff recipes) or a TOML run file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a field, e.g. --set train.steps=100 (repeatable)."),
+) -> None:
+    """Print the resolved config (recipe + overrides + defaults) as TOML: every field the trainer uses."""
+    from cinediff.training.config import config_to_toml, load_config
+
+    typer.echo(config_to_toml(load_config(recipe, set_)), nl=False)
 
 
 @app.command()

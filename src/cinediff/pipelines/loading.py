@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from cinediff.autoencoders import Autoencoder, build_autoencoder, load_autoencoder, resolve_autoencoder_dir
+from cinediff.pipelines.model_card import write_model_card
 from cinediff.pipelines.text_to_video import GenerationConfig
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
 from cinediff.weights import CheckpointError, atomic_write_json, load_tensors, save_tensors
@@ -195,6 +196,8 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
               "step": ckpt["state"]["step"], "generation": generation or {}}
     save_tensors(out_dir / "model.safetensors", denoiser)
     atomic_write_json(out_dir / "config.json", config)
+    run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else None
+    write_model_card(out_dir, config, ckpt["state"], sum(v.numel() for v in denoiser.values()), run_dir)
     return out_dir
 
 

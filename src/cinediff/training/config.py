@@ -199,6 +199,22 @@ def config_to_dict(config: RunConfig) -> dict:
     return dataclasses.asdict(config)
 
 
+def without_none(values):
+    """``values`` with None entries dropped (TOML has no null; an omitted key takes the dataclass default)."""
+    if isinstance(values, dict):
+        return {k: without_none(v) for k, v in values.items() if v is not None}
+    if isinstance(values, (list, tuple)):
+        return [without_none(v) for v in values]
+    return values
+
+
+def config_to_toml(config: RunConfig) -> str:
+    """The whole resolved config as a TOML run file (``load_config`` reads it back to the same config)."""
+    import tomli_w
+
+    return tomli_w.dumps(without_none(config_to_dict(config)))
+
+
 # Keys a resumed run must share with its checkpoint: anything else would continue another experiment.
 RESUME_KEYS = ("model", "data", "train.seed")
 RESUME_HARMLESS = ("data.num_workers",)  # changes how data is loaded, not what is trained
