@@ -216,3 +216,32 @@ def test_export_writes_a_model_card_with_the_training_and_the_judge(model_dir, t
     card = (export_model(run, tmp_path / "again") / "README.md").read_text()
     assert "At step 2 (24 prompts)" in card and "| 0.75 | 0.50 | 0.25 | 1.00 | 0.12 | 0.50 |" in card
     assert 'cinediff.load("again")' in card
+
+
+def test_export_format_diffusers_from_a_unet_run(tmp_path):
+    diffusers = pytest.importorskip("diffusers.models.unets.unet_2d_condition")
+    from typer.testing import CliRunner
+
+    from cinediff.cli.main import app
+    from cinediff.training.config import load_config
+
+    cfg = load_config("latent-shift-video", [
+        "model.backbone_args={block_channels=[16, 32], attention_levels=[false, true], heads=2, norm_groups=8, "
+        "in_channels=3, out_channels=3, temporal='shift'}", "model.autoencoder=''", "model.init_from=''",
+        "data.dataset='moving-shapes'", "data.args={frames=4, height=16, width=16, length=16}", "data.batch_size=2",
+        "data.image_batch_fraction=0.0", "train.precision='fp32'", "train.steps=1", f"train.out_dir='{tmp_path / 'run'}'"])
+    run = train(cfg)
+    result = CliRunner().invoke(app, ["export", str(run), "-o", str(tmp_path / "unet"), "--format", "diffusers"])
+    assert result.exit_code == 0, result.output
+    reference = diffusers.UNet2DConditionModel.from_pretrained(tmp_path / "unet").eval()
+    ours = load_model(export_model(run, tmp_path / "export")).denoiser.backbone
+    g = torch.Generator().manual_seed(0)
+    x, t, text = torch.randn(2, 3, 16, 16, generator=g), torch.tensor([10.0, 500.0]), torch.randn(2, 6, 384, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, t, text=text), reference(x, t, encoder_hidden_states=text).sample,
+                                   atol=1e-5, rtol=0)
+    assert reference.config.sample_size == 16
+    fit = CliRunner().invoke(app, ["export", str(export_model(train(tiny_run(tmp_path / "fit", 3, 16, 4,
+                             "train.sample_every=0")), tmp_path / "fit-export")), "-o", str(tmp_path / "x"),
+                             "--format", "diffusers"])
+    assert fit.exit_code != 0 and "exports U-Net models" in str(fit.exception)

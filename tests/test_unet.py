@@ -278,3 +278,24 @@ def test_spacetime_attention_relates_frames_and_leaves_images_alone():
     other = x.clone()
     other[1] += 1.0
     torch.testing.assert_close(model(other, c, text)[0], out[0])
+
+
+def test_save_diffusers_loads_in_diffusers_and_computes_the_same_function(tmp_path):
+    diffusers = pytest.importorskip("diffusers.models.unets.unet_2d_condition")
+    from cinediff.backbones.unet import save_diffusers
+
+    config = replace(TINY, in_channels=4, out_channels=3, heads=(2, 4), temporal="attention", frame_embedding=True,
+                     spacetime_attention=True, temporal_head_dim=16)
+    video_unet = seeded(config)  # temporal layers and the frame embedding act on videos only: left out
+    save_diffusers(video_unet, tmp_path / "unet", sample_size=16)
+    reference = diffusers.UNet2DConditionModel.from_pretrained(tmp_path / "unet").eval()
+    x, c_noise, text = inputs(b=2, t=1)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    with torch.no_grad():
+        expected = reference(x[:, :, 0], c_noise, encoder_hidden_states=text, encoder_attention_mask=mask).sample
+        got = video_unet(x[:, :, 0], c_noise, text=text, text_mask=mask)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    back = UNet.from_diffusers(tmp_path / "unet").eval()  # and back: the same image model
+    torch.testing.assert_close(back(x[:, :, 0], c_noise, text=text, text_mask=mask), got)
+    with pytest.raises(ValueError, match="cannot express.*patch_size"):
+        save_diffusers(UNet(replace(TINY, patch_size=2)), tmp_path / "no")

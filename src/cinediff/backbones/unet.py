@@ -370,6 +370,46 @@ class UNet(nn.Module):
 NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.", "frame_embedding.", "text_embedding.")
 
 
+def config_to_diffusers(config: UNetConfig, sample_size: int = 64) -> dict:
+    """The diffusers ``UNet2DConditionModel`` config.json of this U-Net's image model (the inverse of
+    :func:`config_from_diffusers`). Refused for what diffusers' image U-Net cannot express (a patch
+    stem, extra input channels, embeddings that act on images); temporal layers and the frame-index
+    embedding act on videos only and are left out."""
+    unsupported = {k: getattr(config, k) for k in ("patch_size", "cond_channels", "fps_embedding",
+                                                   "resolution_embedding", "text_embedding")
+                   if getattr(config, k) != getattr(UNetConfig, k)}
+    if unsupported:
+        raise ValueError(f"a diffusers UNet2DConditionModel cannot express {unsupported}")
+    levels = config.attention_levels
+    heads = [config.level_heads(i) for i in range(len(levels))]
+    return {"_class_name": "UNet2DConditionModel", "sample_size": sample_size, "in_channels": config.in_channels,
+            "out_channels": config.out_channels, "block_out_channels": list(config.block_channels),
+            "layers_per_block": config.layers_per_block,
+            "down_block_types": ["CrossAttnDownBlock2D" if a else "DownBlock2D" for a in levels],
+            "up_block_types": ["CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(levels)],
+            "attention_head_dim": heads[0] if len(set(heads)) == 1 else heads, "cross_attention_dim": config.text_dim,
+            "norm_num_groups": config.norm_groups, "use_linear_projection": config.linear_projection,
+            **DIFFUSERS_REQUIRED}
+
+
+def save_diffusers(unet: UNet, path: str | Path, sample_size: int = 64) -> Path:
+    """Write the image model of ``unet`` as a diffusers ``UNet2DConditionModel`` folder (config.json +
+    diffusion_pytorch_model.safetensors) that ``UNet2DConditionModel.from_pretrained`` loads and that
+    computes the same function on images."""
+    from safetensors.torch import save_file
+
+    from cinediff.weights import CHECKSUM_KEY, atomic_write, atomic_write_json, tensors_sha256
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    config = config_to_diffusers(unet.config, sample_size)
+    weights = {k: v.detach().contiguous().cpu() for k, v in unet.state_dict().items() if not is_new_layer_key(k)}
+    metadata = {"format": "pt", CHECKSUM_KEY: tensors_sha256(weights)}  # plain strings, as diffusers writes them
+    atomic_write(path / "diffusion_pytorch_model.safetensors", lambda tmp: save_file(weights, tmp, metadata=metadata))
+    atomic_write_json(path / "config.json", config)
+    return path
+
+
 def is_new_layer_key(key: str) -> bool:
     """Keys of layers an image checkpoint lacks: temporal mixers and extra embeddings."""
     return ".temporal." in key or key.startswith(NEW_LAYER_PREFIXES)

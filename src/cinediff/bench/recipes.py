@@ -93,6 +93,10 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                       "a less noisy gradient for the direction signal)",
                                       [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY,
                                        "data.batch_size=48"], 200),
+    "unet-pixel-16-motion-only-hn": ("unet-pixel-16-motion-only-b48 trained at higher noise (EDM P_mean -1.2 -> 0.5): "
+                                     "the direction is only unknown, so the prompt only informative, at high noise",
+                                     [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY,
+                                      "data.batch_size=48", "model.formulation_args.P_mean=0.5"], 150),
     "unet-pixel-16-motion-only-st": ("unet-pixel-16-motion-only-b48 whose 4x4 attention level attends over all "
                                      "frames at once (spacetime_attention: 8x16 tokens) and whose frames know their "
                                      "index (frame_embedding)",

@@ -201,12 +201,18 @@ def config_show(
 def export(
     run: str = typer.Argument(..., help="Run folder (its newest checkpoint) or a checkpoint folder."),
     out: str = typer.Option(..., "-o", "--out", help="Folder to write model.safetensors + config.json into."),
+    format_: str = typer.Option("cinediff", "--format", help="cinediff (for cinediff generate/load) | diffusers "
+                                "(a U-Net's image model as a diffusers UNet2DConditionModel folder)."),
 ) -> None:
     """Export a trained model (EMA weights) for `cinediff generate --model`; an autoencoder run
     becomes a saved autoencoder (latent scaling factor estimated on its training data)."""
     from cinediff.pipelines import export_model
+    from cinediff.pipelines.loading import export_diffusers_unet
 
-    typer.echo(f"exported to {export_model(run, out)}")
+    if format_ not in ("cinediff", "diffusers"):
+        raise typer.BadParameter(f"must be cinediff or diffusers, got {format_!r}", param_hint="--format")
+    exported = export_model(run, out) if format_ == "cinediff" else export_diffusers_unet(run, out)
+    typer.echo(f"exported to {exported}")
 
 
 @app.command()

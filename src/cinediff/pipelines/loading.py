@@ -201,6 +201,29 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
     return out_dir
 
 
+def export_diffusers_unet(source: str | Path, out_dir: str | Path) -> Path:
+    """Write a U-Net run's (or exported model's) image model as a diffusers ``UNet2DConditionModel``
+    folder (EMA weights; temporal layers left out), e.g. to use a Latent-Shift image stage in diffusers."""
+    from cinediff.backbones.unet import UNet, save_diffusers
+
+    source = Path(source)
+    if (source / "config.json").is_file() and (source / "model.safetensors").is_file():
+        loaded = load_model(source)
+        backbone, size = loaded.denoiser.backbone, loaded.shape[-1]
+    else:
+        ckpt = load_checkpoint(resolve_checkpoint(source))
+        run = config_from_dict(ckpt["state"]["config"])
+        weights = ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"]
+        denoiser = build_denoiser(run.model)
+        denoiser.load_state_dict({k[len(DENOISER_PREFIX):]: v for k, v in weights.items()
+                                  if k.startswith(DENOISER_PREFIX)})
+        backbone = denoiser.backbone
+        size = run.data.args.get("width", 64) // (8 if run.model.autoencoder else 1)
+    if not isinstance(backbone, UNet):
+        raise ValueError(f"{source}: --format diffusers exports U-Net models; this one is a {type(backbone).__name__}")
+    return save_diffusers(backbone, out_dir, sample_size=size)
+
+
 def contained(root: Path, entry: str, what: str, allow_outside: bool = False) -> Path:
     """``root / entry`` for a path a folder's own JSON names, refused (:class:`CheckpointError`) when it
     leaves ``root`` (``..``, an absolute path, a symlink out): a downloaded folder must not make cinediff
