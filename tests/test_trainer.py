@@ -293,3 +293,39 @@ def test_config_show_prints_toml_that_loads_back_to_the_same_config(tmp_path):
         assert expected.train.steps == 7
     bad = CliRunner().invoke(app, ["config", "show", "default", "--set", "train.stepz=1"])
     assert bad.exit_code != 0 and "unknown key" in str(bad.exception)
+
+
+class FakeWandb:
+    """Stands in for the wandb package: records what the trainer sends."""
+
+    def __init__(self):
+        self.inits, self.logs, self.finished = [], [], 0
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        return self
+
+    def log(self, values, step):
+        self.logs.append((step, values))
+
+    def finish(self):
+        self.finished += 1
+
+
+def test_wandb_logging_offline_gets_every_metrics_record_and_resumes_the_same_run(tmp_path, monkeypatch, caplog):
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    train(load_config(None, tiny_config(tmp_path, "train.steps=3", "train.wandb=offline")))
+    first = fake.inits[0]
+    assert first["mode"] == "offline" and first["dir"] == str(tmp_path) and first["resume"] == "allow"
+    assert first["config"]["train"]["steps"] == 3 and fake.finished == 1
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(s, v["train/loss"]) for s, v in fake.logs] == [(r["step"], r["loss"]) for r in records]
+    train(load_config(None, tiny_config(tmp_path, "train.steps=5", "train.wandb=offline")))  # resume
+    assert fake.inits[1]["id"] == first["id"] and [s for s, _ in fake.logs] == [1, 2, 3, 4, 5]
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: a warning, the run goes on
+    with caplog.at_level("WARNING"):
+        train(load_config(None, tiny_config(tmp_path / "b", "train.steps=1", "train.wandb=online")))
+    assert "wandb package is not installed" in caplog.text and (tmp_path / "b" / "metrics.jsonl").is_file()
+    with pytest.raises(ValueError, match=r"train.wandb must be one of \['off', 'offline', 'online'\], got 'yes'"):
+        load_config(None, ["train.wandb=yes"])

@@ -74,7 +74,8 @@ class TrainConfig:
     distributed: str = "ddp"  # ddp | fsdp (under torchrun)
     max_consecutive_nonfinite: int = 20  # skipped non-finite steps in a row before stopping
     allow_config_change: bool = False  # resume a checkpoint trained with another model/data config or seed
-    tensorboard: bool = False
+    tensorboard: bool = False  # scalars to <run>/tensorboard (needs the tensorboard package)
+    wandb: str = "off"  # off | offline (no network; `wandb sync` later) | online — needs the wandb package
 
 
 @dataclass
@@ -99,6 +100,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "train.sample_steps": (1, None), "train.eval_every": (0, None), "train.eval_num": (1, None),
     "train.eval_steps": (1, None), "train.max_consecutive_nonfinite": (1, None),
 }
+# Allowed values of string fields with a fixed set of choices.
+CHOICES: dict[str, tuple[str, ...]] = {"train.wandb": ("off", "offline", "online")}
 # What each annotation accepts (bool is not an int here, an int is a float).
 _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "dict": (dict,), "list": (list,)}
 
@@ -125,6 +128,8 @@ def check_value(where: str, annotation: str, value) -> None:
     accepted = _accepted(annotation)
     if accepted is not None and (not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted)):
         raise ValueError(f"{where} must be {annotation}, got {value!r} ({type(value).__name__})")
+    if where in CHOICES and value not in CHOICES[where]:
+        raise ValueError(f"{where} must be one of {list(CHOICES[where])}, got {value!r}")
     low, high = RANGES.get(where, (None, None))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if (low is not None and value < low) or (high is not None and value > high):

@@ -39,6 +39,7 @@ from cinediff.training.distributed import (check_replicas_in_sync, full_model_st
                                            mean_across_ranks, set_full_optimizer_state, setup_distributed,
                                            teardown_distributed, wrap_model)
 from cinediff.training.ema import EMA
+from cinediff.training.loggers import open_loggers
 from cinediff.training.runfolder import RunLock, check_resume, remove_stale_temp
 from cinediff.training.tasks import build_task
 
@@ -187,7 +188,7 @@ def _train(config: RunConfig, dataset, task, callbacks: Sequence[EvalCallback], 
                                                    collate_fn=collate, num_workers=config.data.num_workers,
                                                    persistent_workers=False))
     metrics_file = _open_metrics(run_dir / "metrics.jsonl", start_step) if dist.is_main else None
-    writer = _tensorboard(run_dir) if dist.is_main and tc.tensorboard else None
+    loggers = open_loggers(run_dir, tc.tensorboard, tc.wandb, config_to_dict(config)) if dist.is_main else []
     sharded = dist.enabled and tc.distributed == "fsdp"  # rank 0 alone cannot run a sharded model
     evaluating = bool(tc.eval_every and callbacks and dist.is_main and not sharded)
     if tc.eval_every and not callbacks and dist.is_main:
@@ -258,9 +259,8 @@ def _train(config: RunConfig, dataset, task, callbacks: Sequence[EvalCallback], 
             bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.1e}")
             metrics_file.write(json.dumps(record) + "\n")
             metrics_file.flush()
-            if writer is not None:
-                for key, value in record.items():
-                    writer.add_scalar(f"train/{key}", value, done)
+            for logger in loggers:
+                logger.log("train", record, done)
         # The learning curve first: a run killed before the checkpoint redoes this record on resume.
         if evaluating and (done % tc.eval_every == 0 or last):
             context = eval_context(task, ema, config, dataset, done, counters, device, run_dir)
@@ -268,10 +268,8 @@ def _train(config: RunConfig, dataset, task, callbacks: Sequence[EvalCallback], 
             t_last += record["eval_seconds"]  # samples_per_s counts training only
             metrics_file.write(json.dumps(record) + "\n")
             metrics_file.flush()
-            if writer is not None:
-                for key, value in record.items():
-                    if isinstance(value, (int, float)):
-                        writer.add_scalar(f"eval/{key}", value, done)
+            for logger in loggers:
+                logger.log("eval", record, done)
         if done % tc.checkpoint_every == 0 or last:
             _checkpoint(ckpt_dir, done, task, optimizer, ema, counters, config, dist, tc.keep_last)
         if dist.is_main and tc.sample_every and done % tc.sample_every == 0 and not sharded:
@@ -279,6 +277,8 @@ def _train(config: RunConfig, dataset, task, callbacks: Sequence[EvalCallback], 
     bar.close()
     if metrics_file is not None:
         metrics_file.close()
+    for logger in loggers:
+        logger.close()
     if tc.distributed == "ddp":
         check_replicas_in_sync(task)
     teardown_distributed()
@@ -399,10 +399,3 @@ def _open_metrics(path: Path, start_step: int):
     return open(path, "a")
 
 
-def _tensorboard(run_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        log.warning("train.tensorboard is on but the tensorboard package is not installed; skipping")
-        return None
-    return SummaryWriter(run_dir / "tensorboard")
