@@ -37,14 +37,19 @@ def resolve_autoencoder_dir(directory):
 
 def load_autoencoder(directory) -> Autoencoder:
     """A frozen autoencoder saved with ``save_pretrained`` (its class is read from config.json),
-    or a shipped one by name (``"cmd-autoencoder"``, ``"vae"``)."""
+    a shipped one by name (``"cmd-autoencoder"``, ``"vae"``), or a diffusers ``AutoencoderKL`` folder."""
     import json
 
     directory = resolve_autoencoder_dir(directory)
     config_file = directory / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"no config.json in {directory}: not a saved cinediff autoencoder")
-    name = json.loads(config_file.read_text()).get("class")
+    config = json.loads(config_file.read_text())
+    if config.get("_class_name") == "AutoencoderKL":  # a diffusers VAE folder (e.g. Stable Diffusion's vae/)
+        from cinediff.autoencoders.vae import FrameVAE
+
+        return FrameVAE.from_diffusers(directory).eval().requires_grad_(False)
+    name = config.get("class")
     classes = {cls.__name__: cls for cls, _ in AUTOENCODERS.values()}
     if name not in classes:
         raise ValueError(f"{config_file} names autoencoder class {name!r}; known: {sorted(classes)}")

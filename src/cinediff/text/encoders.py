@@ -176,20 +176,26 @@ def load_text_encoder(name_or_path: str | Path | None = None, max_length: int | 
     ``None``, "minilm" or "all-MiniLM-L6-v2" give the bundled all-MiniLM-L6-v2 (sentence-transformers
     pooled vector: masked mean, L2-normalised; max_length 64). Otherwise ``name_or_path`` is a
     directory of a transformers model: CLIP (text tower, pooler output, max_length 77), T5
-    (encoder only, masked mean) or any ``AutoModel`` (masked mean), with max_length 77 by default.
+    (encoder only, masked mean) or any ``AutoModel`` (masked mean), with max_length 77 by default;
+    or a diffusers pipeline folder (its ``text_encoder/`` and ``tokenizer/``).
     """
     from transformers import AutoModel, AutoTokenizer, CLIPTextModel, T5EncoderModel
 
     if name_or_path is None or str(name_or_path).lower() in DEFAULT_NAMES:
         name_or_path = _default_model_dir()
+    root = Path(name_or_path).expanduser()
+    tokenizer_path = root
+    if (root / "text_encoder" / "config.json").is_file() and (root / "tokenizer").is_dir():  # a diffusers pipeline
+        name_or_path, tokenizer_path = root / "text_encoder", root / "tokenizer"
     path, model_type = local_model_dir(name_or_path, "text encoder")
+    tokenizer_path = path if tokenizer_path == root else tokenizer_path
     model_cls, pooling = {
         "clip": (CLIPTextModel, "pooler"),
         "clip_text_model": (CLIPTextModel, "pooler"),
         "t5": (T5EncoderModel, "mean"),
     }.get(model_type, (AutoModel, "mean"))
     model = model_cls.from_pretrained(path, local_files_only=True, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
     kind = "clip" if model_cls is CLIPTextModel else model_type
     kind = "minilm" if path.resolve() == _default_model_dir().resolve() else kind
     max_length = max_length or DEFAULT_MAX_LENGTH.get(kind, 77)

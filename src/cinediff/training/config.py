@@ -178,7 +178,8 @@ def packaged_configs() -> dict[str, Path]:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
     """Read a TOML run file — a path, or the name of a packaged recipe — (or the defaults when
-    ``path`` is None) and apply overrides."""
+    ``path`` is None) and apply overrides; a diffusers text-to-image ``model.init_from`` fills in
+    the model (``diffusers_init.resolve_diffusers_init``)."""
     values: dict = {}
     if path is not None:
         path = Path(path)
@@ -190,7 +191,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             values = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{path}: TOML syntax error: {err}") from None
-    return config_from_dict(apply_overrides(values, overrides or []))
+    from cinediff.training.diffusers_init import resolve_diffusers_init
+
+    return resolve_diffusers_init(config_from_dict(apply_overrides(values, overrides or [])))
 
 
 def config_from_dict(values: dict) -> RunConfig:

@@ -291,8 +291,11 @@ def starting_weights(source: str | Path) -> dict[str, torch.Tensor]:
     ``vae``) or an exported text-to-video model (``cinediff export``; ``default``: the shipped one)."""
     from cinediff.autoencoders import resolve_autoencoder_dir
     from cinediff.pipelines.loading import DENOISER_PREFIX, SHIPPED_MODELS, is_autoencoder, resolve_model_dir
+    from cinediff.training.diffusers_init import diffusers_unet_weights, is_diffusers_pipeline
     from cinediff.weights import load_tensors
 
+    if is_diffusers_pipeline(source):  # a diffusers text-to-image folder: its U-Net
+        return diffusers_unet_weights(source)
     shipped = str(source) in SHIPPED_MODELS and not Path(source).exists()
     folder = resolve_model_dir(source) if shipped else resolve_autoencoder_dir(source)
     if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():  # a saved model
