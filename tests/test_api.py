@@ -10,7 +10,9 @@ from test_pipeline import tiny_run
 
 import cinediff
 from cinediff.io import read_video, write_video
-from cinediff.pipelines import export_model, generate_videos, load_model
+from cinediff.models.loading import load_model
+from cinediff.training.export import export_model
+from cinediff.models.generate import generate_videos
 from cinediff.training.trainer import train
 from cinediff.weights import CheckpointError
 
@@ -181,8 +183,8 @@ def test_models_and_recipes_commands_list_what_ships():
     from typer.testing import CliRunner
 
     from cinediff.cli.main import app
-    from cinediff.pipelines.catalog import parameter_count
-    from cinediff.pipelines.loading import default_model_dir
+    from cinediff.models.catalog import parameter_count
+    from cinediff.models.loading import default_model_dir
     from cinediff.training.config import packaged_configs
 
     rows = {r["name"]: r for r in json.loads(CliRunner().invoke(app, ["models", "--json"]).output)}

@@ -10,7 +10,7 @@ import torch
 from test_pipeline import pixel_model  # noqa: F401  (fixture: a tiny exported 4x16x16 model)
 from test_trainer import tiny_config
 
-from cinediff.pipelines import load_model
+from cinediff.models.loading import load_model
 from cinediff.runtime import check_device, check_seed, sample_generators
 from cinediff.training.config import load_config
 from cinediff.training.trainer import _open_metrics

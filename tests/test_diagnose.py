@@ -9,7 +9,7 @@ from cinediff.bench import run_suite
 from cinediff.bench.diagnose import (OPPOSITE_MOTION, linear_probe, motion_word_test, partial_noising, prompt_features,
                                      real_set, swapped_caption)
 from cinediff.data import parse_caption
-from cinediff.pipelines.loading import untrained_model
+from cinediff.training.export import untrained_model
 from cinediff.text import load_text_encoder
 from cinediff.training.config import load_config
 

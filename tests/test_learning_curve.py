@@ -130,7 +130,7 @@ def test_recipe_study_quick_trains_each_candidate_to_its_budget_and_resumes(tmp_
 
 def test_every_recipe_candidate_builds(tmp_path):
     from cinediff.bench.recipes import CANDIDATES, candidate_config
-    from cinediff.training.tasks import build_denoiser
+    from cinediff.models.build import build_denoiser
 
     for name in CANDIDATES:
         config = candidate_config(name, tmp_path, 1.0, 2)

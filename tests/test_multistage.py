@@ -12,17 +12,10 @@ from typer.testing import CliRunner
 from cinediff.autoencoders import build_autoencoder
 from cinediff.cli.main import app
 from cinediff.diffusion import VPPrecond
-from cinediff.pipelines import (
-    GenerationConfig,
-    Show1Config,
-    blend_windows,
-    export_model,
-    generate_videos,
-    load_model,
-    load_pipeline,
-    save_pipeline,
-    window_starts,
-)
+from cinediff.models.loading import load_model
+from cinediff.training.export import export_model
+from cinediff.models.generate import GenerationConfig, generate_videos
+from cinediff.pipelines import Show1Config, blend_windows, load_pipeline, save_pipeline, window_starts
 from cinediff.pipelines import cmd as cmd_stages
 from cinediff.pipelines import show1 as show1_stages
 from cinediff.pipelines.stages import run_stage

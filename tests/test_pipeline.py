@@ -8,7 +8,9 @@ from typer.testing import CliRunner
 
 from cinediff.autoencoders import build_autoencoder
 from cinediff.cli.main import app
-from cinediff.pipelines import GenerationConfig, export_model, generate_videos, load_model
+from cinediff.models.loading import load_model
+from cinediff.training.export import export_model
+from cinediff.models.generate import GenerationConfig, generate_videos
 from cinediff.weights import CheckpointError
 from cinediff.training.config import load_config
 from cinediff.training.trainer import train

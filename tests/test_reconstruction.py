@@ -12,8 +12,8 @@ from cinediff.autoencoders import build_autoencoder
 from cinediff.cli.main import app
 from cinediff.data import build_dataset
 from cinediff.evaluation.reconstruction import held_out_set, psnr, reconstruction_psnr, reconstruction_report
-from cinediff.pipelines.loading import is_autoencoder, load_any_autoencoder
-from cinediff.pipelines import export_model
+from cinediff.training.export import is_autoencoder, load_any_autoencoder
+from cinediff.training.export import export_model
 from cinediff.training.config import load_config
 from cinediff.training.trainer import train
 

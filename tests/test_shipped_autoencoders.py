@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cinediff.evaluation.reconstruction import held_out_set, reconstruction_psnr
-from cinediff.pipelines.loading import load_any_autoencoder
+from cinediff.training.export import load_any_autoencoder
 
 ASSETS = Path(str(resources.files("cinediff") / "assets"))
 CMD_BAR_DB = 28.0  # issue 6: held-out moving-shapes

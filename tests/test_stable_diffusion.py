@@ -8,7 +8,8 @@ import torch
 from typer.testing import CliRunner
 
 from cinediff.cli.main import app
-from cinediff.pipelines import export_model, load_model
+from cinediff.models.loading import load_model
+from cinediff.training.export import export_model
 from cinediff.training.config import load_config
 from cinediff.training.trainer import train
 

@@ -5,7 +5,7 @@ import torch
 
 from cinediff.autoencoders import build_autoencoder
 from cinediff.training.config import load_config
-from cinediff.training.targets import keyframe_condition, lowres_condition, make_target
+from cinediff.models.targets import keyframe_condition, lowres_condition, make_target
 from cinediff.training.trainer import train
 
 

@@ -256,7 +256,7 @@ def test_init_from_a_saved_autoencoder_or_an_exported_model(tmp_path):
     """Fine-tuning starts from saved models too: a save_pretrained autoencoder (shipped names included)
     and a `cinediff export` folder, keyed like the task's state dict."""
     from cinediff.autoencoders import build_autoencoder, load_autoencoder
-    from cinediff.pipelines import export_model
+    from cinediff.training.export import export_model
     from cinediff.training.tasks import build_task
     from cinediff.training.trainer import starting_weights
 

@@ -72,8 +72,9 @@ class Setup:
 def _measure(label: str, what: str, setup: Setup) -> dict:
     """In a fresh process: build ``what`` ("cmd", "cmd-latent", "pixel" or "latent"), generate once (timed, peak
     memory), then once more under the FLOP counter."""
-    from cinediff.pipelines import CMDConfig, generate_cmd, generate_videos
-    from cinediff.pipelines.loading import untrained_model
+    from cinediff.models.generate import generate_videos
+    from cinediff.pipelines import CMDConfig, generate_cmd
+    from cinediff.training.export import untrained_model
     from cinediff.runtime import prepare_cpu_math
     from cinediff.text import load_text_encoder
 

@@ -70,7 +70,7 @@ def partial_noising(loaded, clips, records, strengths=STRENGTHS, batch_size: int
                     generation: dict | None = None) -> list[dict]:
     """Judge accuracies (and ``moving``) of SDEdit reconstructions of ``clips`` at each strength."""
     from cinediff.evaluation.curve import judge_scores
-    from cinediff.pipelines import generate_videos
+    from cinediff.models.generate import generate
 
     prompts = [r["caption"] for r in records]
     rows = []
@@ -79,10 +79,8 @@ def partial_noising(loaded, clips, records, strengths=STRENGTHS, batch_size: int
         videos = []
         for start in range(0, len(clips), batch_size):
             part = clips[start:start + batch_size].to(device)
-            videos.append(generate_videos(loaded.denoiser, loaded.text_encoder, prompts[start:start + len(part)],
-                                          loaded.shape, list(range(start, start + len(part))), config, device,
-                                          disable_progress=True, autoencoder=loaded.decoder,
-                                          init=to_model_space(loaded, part)).float().cpu())
+            videos.append(generate(loaded, prompts[start:start + len(part)], list(range(start, start + len(part))),
+                                   config, device, init=to_model_space(loaded, part)).float().cpu())
         rows.append({"strength": float(strength), **judge_scores(torch.cat(videos), prompts)})
     return rows
 
@@ -190,7 +188,7 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
         probe_train: int = 512, probe_test: int = 256, steps: int | None = None, quick: bool = False,
         device: str | None = None) -> dict:
     """All three diagnostics of ``model`` (an exported folder; default/None: the shipped one)."""
-    from cinediff.pipelines import load_model
+    from cinediff.models.loading import load_model
     from cinediff.runtime import default_device, prepare_cpu_math
 
     device = device or str(default_device())

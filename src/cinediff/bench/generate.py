@@ -40,7 +40,8 @@ class CountingDenoiser(torch.nn.Module):
 def run(quick: bool = False, model: str | None = None, steps: int | None = None, batch: int = 8,
         samplers: tuple[str, ...] = ("heun", "euler", "dpmpp_2m", "ddim"), repeats: int = 3,
         device: str | None = None) -> dict:
-    from cinediff.pipelines import generate_videos, load_model
+    from cinediff.models.loading import load_model
+    from cinediff.models.generate import generate_videos
     from cinediff.runtime import default_device, prepare_cpu_math
 
     device = device or str(default_device())

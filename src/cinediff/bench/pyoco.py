@@ -93,7 +93,7 @@ def run(quick: bool = False, image_recipe: str = "latent-shift-image", video_rec
                      f"model.init_from={json.dumps(image_info['run'])}", f"train.steps={steps}"]
         arms[prior] = train_arm(arm_config(video_recipe, out / prior, quick_overrides + overrides))
 
-    from cinediff.pipelines import export_model
+    from cinediff.training.export import export_model
 
     rows = []
     image_export = export_model(image_info["run"], out / "exports" / "image")

@@ -68,7 +68,7 @@ class Plan:
         return self.config(name).model.target_args.get(key, default)
 
     def keyframe_shape(self) -> tuple[int, ...]:
-        from cinediff.pipelines.loading import output_shape
+        from cinediff.training.export import output_shape
 
         return tuple(output_shape(self.config("keyframes"))[0])  # (C, K, h, w)
 
@@ -84,7 +84,7 @@ def stage_runner(name: str, plan: Plan, text) -> tuple[dict, callable]:
     """Stage ``name`` alone on random input shaped like the previous stage's output."""
     from cinediff.pipelines import Show1Config
     from cinediff.pipelines import show1 as stages
-    from cinediff.pipelines.loading import untrained_model
+    from cinediff.training.export import untrained_model
 
     model = untrained_model(plan.config(name), plan.device, text)
     prompts, seeds = plan.prompts
@@ -101,7 +101,7 @@ def stage_runner(name: str, plan: Plan, text) -> tuple[dict, callable]:
 
 def chain_runner(plan: Plan, text) -> tuple[dict, callable]:
     from cinediff.pipelines import generate_show1
-    from cinediff.pipelines.loading import untrained_model
+    from cinediff.training.export import untrained_model
 
     models = {name: untrained_model(plan.config(name), plan.device, text) for name in plan.chain}
     prompts, seeds = plan.prompts
@@ -110,8 +110,8 @@ def chain_runner(plan: Plan, text) -> tuple[dict, callable]:
 
 def pixel_runner(plan: Plan, text) -> tuple[dict, callable]:
     """The keyframe model's network making the chain's final clip directly."""
-    from cinediff.pipelines import generate_videos
-    from cinediff.pipelines.loading import untrained_model
+    from cinediff.models.generate import generate_videos
+    from cinediff.training.export import untrained_model
 
     _, t, h, w = plan.shapes()[plan.chain[-1]]
     model = untrained_model(plan.config("keyframes", (f"data.args.frames={t}", f"data.args.height={h}",

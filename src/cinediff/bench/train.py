@@ -8,7 +8,7 @@ import torch
 from cinediff.bench.timing import count_flops, matmul_peak_flops, time_call
 from cinediff.noise import noise_prior
 from cinediff.runtime import bf16_is_fast, default_device, prepare_cpu_math
-from cinediff.training.config import ModelConfig
+from cinediff.models.config import ModelConfig
 from cinediff.training.tasks import DiffusionTask
 
 MODELS = {

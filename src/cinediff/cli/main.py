@@ -157,7 +157,7 @@ def generate(
 @app.command()
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the models shipped with cinediff (text-to-video, autoencoders, the judge's classifier)."""
-    from cinediff.pipelines.catalog import shipped_models
+    from cinediff.models.catalog import shipped_models
 
     rows = shipped_models()
     if as_json:
@@ -174,7 +174,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
 @app.command()
 def recipes() -> None:
     """List the packaged training recipes (cinediff train NAME) with a one-line description."""
-    from cinediff.pipelines.catalog import recipes as packaged
+    from cinediff.training.config import recipe_summaries as packaged
 
     entries = packaged()
     width = max(map(len, entries))
@@ -206,8 +206,8 @@ def export(
 ) -> None:
     """Export a trained model (EMA weights) for `cinediff generate --model`; an autoencoder run
     becomes a saved autoencoder (latent scaling factor estimated on its training data)."""
-    from cinediff.pipelines import export_model
-    from cinediff.pipelines.loading import export_diffusers_unet
+    from cinediff.training.export import export_model
+    from cinediff.training.export import export_diffusers_unet
 
     if format_ not in ("cinediff", "diffusers"):
         raise typer.BadParameter(f"must be cinediff or diffusers, got {format_!r}", param_hint="--format")
@@ -252,7 +252,7 @@ def evaluate(
     on NUM held-out clips of each built-in set instead (metrics.json in OUT)."""
     from cinediff.evaluation.report import evaluate as run_evaluation
     from cinediff.evaluation.report import read_prompts, reference_split
-    from cinediff.pipelines.loading import is_autoencoder
+    from cinediff.training.export import is_autoencoder
     from cinediff.runtime import default_device
 
     if model and is_autoencoder(model):
@@ -267,7 +267,7 @@ def evaluate(
 
 def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
     from cinediff.evaluation.reconstruction import reconstruction_report
-    from cinediff.pipelines.loading import load_any_autoencoder
+    from cinediff.training.export import load_any_autoencoder
     from cinediff.weights import atomic_write_json
 
     report = reconstruction_report(load_any_autoencoder(source), num=num)

@@ -235,14 +235,13 @@ def write_report(out_dir: Path, metrics: dict, info: dict, per_video: dict, prom
 
 def generate_for_prompts(loaded, prompts: list[str], seed: int, config, batch_size: int, device: str) -> torch.Tensor:
     """Videos (N, C, T, H, W) in [-1, 1], float32 on the CPU, one per prompt (seeds seed, seed+1, ...)."""
-    from cinediff.pipelines import generate_videos
+    from cinediff.models.generate import generate
 
     chunks = []
     for start in range(0, len(prompts), batch_size):
         part = prompts[start:start + batch_size]
-        chunks.append(generate_videos(loaded.denoiser, loaded.text_encoder, part, loaded.shape,
-                                      list(range(seed + start, seed + start + len(part))), config, device,
-                                      autoencoder=loaded.decoder).float().cpu())
+        seeds = list(range(seed + start, seed + start + len(part)))
+        chunks.append(generate(loaded, part, seeds, config, device, disable_progress=None).float().cpu())
     return torch.cat(chunks)
 
 
@@ -252,7 +251,7 @@ def evaluate(model: str | None, prompts: list[str], out_dir: Path, seed: int = 0
              clip: str | Path | None = None) -> dict:
     """Generate one video per prompt (seeds seed, seed+1, ...), score them and moving-shapes
     clips of ``real_split`` (see the module doc), write the report; returns the metrics."""
-    from cinediff.pipelines import load_model
+    from cinediff.models.loading import load_model
 
     # Phase 1: networks first, so that a wrong path fails before any generation
     scorers = load_scorers(classifier, i3d, clip, device)

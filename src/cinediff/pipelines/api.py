@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cinediff.pipelines.loading import LoadedModel, load_model, resolve_model_dir
+from cinediff.models.loading import LoadedModel, load_model, resolve_model_dir
 from cinediff.pipelines.multistage import Pipeline, is_pipeline, load_pipeline
-from cinediff.pipelines.text_to_video import generate_videos
+from cinediff.models.generate import generate
 
 OUTPUT_TYPES = ("np", "pt", "pil")
 
@@ -200,9 +200,8 @@ class TextToVideoPipeline:
         if callback is not None:
             def step_callback(info: dict) -> None:
                 callback(self, info["i"], float(info["sigma"]), {"latents": info["x"], "denoised": info["denoised"]})
-        videos = generate_videos(model.denoiser, model.text_encoder, prompts, model.shape, seeds, config, self.device,
-                                 disable_progress=True, autoencoder=model.decoder, init=start,
-                                 batch_invariant=True, callback=step_callback)
+        videos = generate(model, prompts, seeds, config, self.device, init=start, batch_invariant=True,
+                          callback=step_callback)
         return videos, asdict(config)
 
     def pixel_clip_shape(self) -> tuple[int, tuple[int, int]]:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from cinediff.pipelines.loading import LoadedModel
+from cinediff.models.loading import LoadedModel
 from cinediff.pipelines.stages import Method, derive_seeds, run_stage, target_args
-from cinediff.pipelines.text_to_video import GenerationConfig
+from cinediff.models.generate import GenerationConfig
 
 
 @dataclass

@@ -24,7 +24,7 @@ import torch
 
 from cinediff.configuration import make_config
 from cinediff.pipelines.cmd import METHOD as CMD
-from cinediff.pipelines.loading import LoadedModel, contained, load_model
+from cinediff.models.loading import LoadedModel, contained, load_model
 from cinediff.pipelines.show1 import METHOD as SHOW1
 from cinediff.pipelines.stages import Method
 from cinediff.weights import CheckpointError, atomic_write_text

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from cinediff.pipelines.loading import LoadedModel
+from cinediff.models.loading import LoadedModel
 from cinediff.pipelines.stages import Method, derive_seeds, run_stage, run_windows, target_args
-from cinediff.pipelines.text_to_video import GenerationConfig
-from cinediff.training.targets import keyframe_condition, resize_frames
+from cinediff.models.generate import GenerationConfig
+from cinediff.models.targets import keyframe_condition, resize_frames
 
 
 @dataclass

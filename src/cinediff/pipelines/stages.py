@@ -1,4 +1,4 @@
-"""A stage of a multi-stage pipeline: one exported model (``LoadedModel``) run by ``generate_videos``.
+"""A stage of a multi-stage pipeline: one exported model (``LoadedModel``) run by ``models.generate.generate``.
 
 Stage seeds are derived from the sample's seed, so a chain's sample depends on its seed alone
 (not on the batch): stage ``k`` (window ``n``) of sample ``b`` uses ``derive_seeds(seeds, k, n)[b]``.
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cinediff.pipelines.loading import LoadedModel
-from cinediff.pipelines.text_to_video import GenerationConfig, generate_videos
+from cinediff.models.loading import LoadedModel
+from cinediff.models.generate import GenerationConfig, generate
 from cinediff.pipelines.windows import blend_windows, window_starts
 
 
@@ -44,10 +44,9 @@ def target_args(model: LoadedModel, target: str) -> dict:
 
 def run_stage(model: LoadedModel, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig | None,
               device, shape: Sequence[int] | None = None, **inputs) -> torch.Tensor:
-    """``generate_videos`` with ``model`` (its own clip shape unless ``shape``) and its default config
+    """``generate`` with ``model`` (its own clip shape unless ``shape``) and its default config
     unless ``config``; ``inputs``: ``cond_frames``, ``init``, ``autoencoder``, ``clamp``."""
-    return generate_videos(model.denoiser, model.text_encoder, prompts, tuple(shape or model.shape), seeds,
-                           config or model.generation_config(), device, disable_progress=True, **inputs)
+    return generate(model, prompts, seeds, config, device, shape, decode=False, **inputs)
 
 
 def run_windows(model: LoadedModel, cond: torch.Tensor, prompts: Sequence[str], seeds: Sequence[int],

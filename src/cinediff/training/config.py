@@ -8,27 +8,12 @@ The resolved config is saved with every run and every checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-@dataclass
-class ModelConfig:
-    task: str = "diffusion"  # "diffusion" (text-to-video denoiser) or "autoencoder"
-    backbone: str = "unet"  # diffusion: unet | fit | dit ; autoencoder: vae | cmd
-    backbone_args: dict = field(default_factory=dict)  # fields of the backbone's config dataclass
-    formulation: str = "edm"  # edm | vp
-    formulation_args: dict = field(default_factory=dict)  # EDMPrecond / VPPrecond + VPSchedule keyword args
-    noise_prior: str = "iid"  # iid | mixed | progressive (PYoCo)
-    noise_alpha: float | None = None  # None: the prior's documented default
-    text_encoder: str | None = "minilm"  # a local transformers dir, "minilm", or "" for unconditional
-    cond_dropout: float = 0.1  # probability of training a sample on the empty prompt (for CFG)
-    temporal_loss_weight: float = 0.0  # λ of the frame-difference term of the denoising loss (Precond.loss)
-    init_from: str | None = None  # weights that start this run: a run/checkpoint folder, a saved autoencoder or an export
-    autoencoder: str | None = None  # saved autoencoder folder: diffuse in its latent space (latent VDMs)
-    target: str = "video"  # what is generated: video | keyframes-interpolation | super-resolution | cmd-content | cmd-motion
-    target_args: dict = field(default_factory=dict)  # e.g. {stride = 4}, {factor = 4}, cmd-content: {latent = "vae"}
+from cinediff.models.config import ModelConfig
 
 
 @dataclass
@@ -176,6 +161,23 @@ def packaged_configs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.toml"))}
 
 
+def recipe_summary(path: Path) -> str:
+    """The first sentence of a recipe's leading comment block."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    text = " ".join(line for line in lines if line)
+    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return sentence if len(sentence) <= 110 else sentence[:107].rstrip() + "..."
+
+
+def recipe_summaries() -> dict[str, str]:
+    """Packaged recipe name → one-line description (``cinediff recipes``)."""
+    return {name: recipe_summary(path) for name, path in sorted(packaged_configs().items())}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
     """Read a TOML run file — a path, or the name of a packaged recipe — (or the defaults when
     ``path`` is None) and apply overrides; a diffusers text-to-image ``model.init_from`` fills in
@@ -191,7 +193,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             values = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{path}: TOML syntax error: {err}") from None
-    from cinediff.training.diffusers_init import resolve_diffusers_init
+    from cinediff.models.diffusers_init import resolve_diffusers_init
 
     return resolve_diffusers_init(config_from_dict(apply_overrides(values, overrides or [])))
 

@@ -7,19 +7,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from cinediff.autoencoders import load_autoencoder
-from cinediff.backbones import build_backbone
-from cinediff.diffusion import EDMPrecond, VPPrecond, VPSchedule
 from cinediff.diffusion.precond import per_sample_uniform
+from cinediff.models.build import build_denoiser, build_text_encoder, load_target_latent
+from cinediff.models.config import ModelConfig
+from cinediff.models.targets import make_target
 from cinediff.noise import noise_prior
-from cinediff.text import load_text_encoder, text_condition
-from cinediff.training.config import ModelConfig
-from cinediff.training.targets import make_target
+from cinediff.text import text_condition
 
 
 class Frozen:
@@ -33,33 +31,6 @@ class Frozen:
         if self.module is not None:
             self.module.to(*args, **kwargs)
         return self
-
-
-def build_denoiser(config: ModelConfig) -> nn.Module:
-    """Backbone wrapped in its formulation's preconditioning."""
-    backbone = build_backbone(config.backbone, **config.backbone_args)
-    args = dict(config.formulation_args)
-    if config.formulation == "edm":
-        return EDMPrecond(backbone, **args)
-    if config.formulation == "vp":
-        prediction = args.pop("prediction", "eps")
-        return VPPrecond(backbone, VPSchedule(**args), prediction)
-    raise ValueError(f"unknown formulation {config.formulation!r}; choose edm or vp")
-
-
-def load_target_latent(target_args: dict, root: Path | None = None):
-    """The frame autoencoder ``target_args.latent`` names (a shipped name or a folder; relative to
-    ``root`` inside an export), or None."""
-    name = target_args.get("latent")
-    if not name:
-        return None
-    return load_autoencoder(root / name if root is not None else name)
-
-
-def build_text_encoder(name: str | None):
-    if not name:
-        return None
-    return load_text_encoder(name)
 
 
 class DiffusionTask(nn.Module):

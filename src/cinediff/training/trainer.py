@@ -101,7 +101,7 @@ class EvalContext:
 
     def generation(self, steps: int | None = None):
         """The sampling settings: the run's noise prior, ``steps`` (default ``train.sample_steps``)."""
-        from cinediff.pipelines import GenerationConfig
+        from cinediff.models.generate import GenerationConfig
 
         model = self.config.model
         return GenerationConfig(steps=steps or self.config.train.sample_steps, noise_prior=model.noise_prior,
@@ -109,7 +109,7 @@ class EvalContext:
 
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], steps: int | None = None) -> torch.Tensor:
         """Videos (B, C, T, H, W) in [-1, 1] (decoded by the run's autoencoder) for ``prompts``."""
-        from cinediff.pipelines import generate_videos
+        from cinediff.models.generate import generate_videos
 
         gen, was_training = self.generation(steps), self.task.training
         self.task.eval()  # without EMA the task is the live model: hand it back in its training mode
@@ -290,8 +290,9 @@ def starting_weights(source: str | Path) -> dict[str, torch.Tensor]:
     folder (its EMA weights when present), a saved autoencoder (or a shipped one's name, e.g.
     ``vae``) or an exported text-to-video model (``cinediff export``; ``default``: the shipped one)."""
     from cinediff.autoencoders import resolve_autoencoder_dir
-    from cinediff.pipelines.loading import DENOISER_PREFIX, SHIPPED_MODELS, is_autoencoder, resolve_model_dir
-    from cinediff.training.diffusers_init import diffusers_unet_weights, is_diffusers_pipeline
+    from cinediff.models.loading import DENOISER_PREFIX, SHIPPED_MODELS, resolve_model_dir
+    from cinediff.training.export import is_autoencoder
+    from cinediff.models.diffusers_init import diffusers_unet_weights, is_diffusers_pipeline
     from cinediff.weights import load_tensors
 
     if is_diffusers_pipeline(source):  # a diffusers text-to-image folder: its U-Net

@@ -1,88 +1,21 @@
-"""Exported models: a folder with ``model.safetensors`` (the denoiser's EMA weights) and
-``config.json`` (how to rebuild it, the clip shape it makes, generation defaults).
-
-The default model ships inside the package (``cinediff/assets/default``) so that
-``cinediff generate`` works offline right after install.
-"""
+"""From a training run to a folder others load: ``export_model`` (a text-to-video model, with its
+model card), ``export_autoencoder``, ``export_diffusers_unet``; and reading autoencoder runs and
+checkpoints directly (``load_any_autoencoder``, ``untrained_model`` for benchmarks)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import torch
 
 from cinediff.autoencoders import Autoencoder, build_autoencoder, load_autoencoder, resolve_autoencoder_dir
-from cinediff.pipelines.model_card import write_model_card
-from cinediff.pipelines.text_to_video import GenerationConfig
+from cinediff.models.build import build_denoiser, build_text_encoder, load_target_latent
+from cinediff.models.loading import DENOISER_PREFIX, LoadedModel, read_json_config, to_device, load_model
+from cinediff.models.model_card import write_model_card
+from cinediff.models.targets import make_target
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
-from cinediff.weights import CheckpointError, atomic_write_json, load_tensors, save_tensors
-from cinediff.training.config import ModelConfig, RunConfig, config_from_dict, config_to_dict
-from cinediff.training.targets import make_target
-from cinediff.training.tasks import build_denoiser, build_text_encoder, load_target_latent
-
-DENOISER_PREFIX = "denoiser."
-
-
-SHIPPED_MODELS = ("default",)  # text-to-video models inside the package (cinediff/assets/<name>)
-
-
-def default_model_dir() -> Path:
-    return Path(str(resources.files("cinediff") / "assets" / "default"))
-
-
-def resolve_model_dir(name_or_dir: str | Path | None) -> Path:
-    """The folder of a shipped model's name (None or ``"default"``), or ``name_or_dir`` itself; a folder
-    that exists wins over a shipped name. A run folder (not exported) or a missing path: one clear error."""
-    if name_or_dir is None:
-        return default_model_dir()
-    path = Path(name_or_dir)
-    if path.exists():
-        if (path / "checkpoints").is_dir() and not (path / "model.safetensors").is_file():
-            raise CheckpointError(f"{path} is a training run folder, not an exported model: export it first: "
-                                  f"cinediff export {path} -o DIR")
-        return path
-    if str(name_or_dir) in SHIPPED_MODELS:
-        return Path(str(resources.files("cinediff") / "assets" / str(name_or_dir)))
-    raise CheckpointError(f"{name_or_dir!r} is neither a shipped model ({', '.join(SHIPPED_MODELS)}) nor an "
-                          "existing folder")
-
-
-@dataclass
-class LoadedModel:
-    denoiser: torch.nn.Module  # the preconditioned denoiser D(x, sigma, **cond)
-    text_encoder: object  # TextEncoder or None (unconditional model)
-    shape: tuple[int, ...]  # what it makes: (C, T, H, W) clips/latents; CMD (C, H, W) content, (D, T, H′+W′) motion
-    fps: float
-    config: dict = field(default_factory=dict)  # everything in config.json
-    autoencoder: object = None  # latent models: decodes samples to pixels; CMD stages: the CMD autoencoder
-    latent_autoencoder: object = None  # a latent CMD content stage (target_args.latent): decodes its samples
-
-    def generation_config(self, *overrides: dict) -> GenerationConfig:
-        """Its generation defaults updated by each dict in turn (None values skipped): the model's
-        frame rate, its training noise prior (PYoCo: the prior is used wherever noise enters,
-        sampling included), then ``config.json``'s ``generation``. A dict that changes the prior
-        without an α gets that prior's default α, not the previous prior's."""
-        model = self.config.get("model", {})
-        fields = {"noise_prior": model.get("noise_prior", "iid"), "noise_alpha": model.get("noise_alpha"),
-                  **self.config.get("generation", {}), "fps": self.fps}
-        for override in overrides:
-            given = {k: v for k, v in override.items() if v is not None}
-            if given.get("noise_prior", fields["noise_prior"]) != fields["noise_prior"]:
-                fields["noise_alpha"] = None
-            fields.update(given)
-        return GenerationConfig(**fields)
-
-    @property
-    def decoder(self):
-        """The autoencoder that turns this model's samples into pixels, or None: pixel models, and CMD
-        stages (a content frame is an image — unless modelled in a latent space; a motion latent decodes
-        only with its content frame)."""
-        if self.config.get("model", {}).get("target", "video") == "video":
-            return self.autoencoder
-        return self.latent_autoencoder
+from cinediff.training.config import RunConfig, config_from_dict, config_to_dict
+from cinediff.weights import CheckpointError, atomic_write_json, save_tensors
 
 
 def autoencoder_from_weights(weights: dict, run) -> Autoencoder:
@@ -92,20 +25,13 @@ def autoencoder_from_weights(weights: dict, run) -> Autoencoder:
     return autoencoder.eval().requires_grad_(False)
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path} is corrupt: {err}") from err
-
-
 def is_autoencoder(source: str | Path) -> bool:
     """True for a saved autoencoder folder (or a shipped one's name), an autoencoder run folder or one
     of its checkpoints."""
     path = resolve_autoencoder_dir(source)
     for config_file, key in ((path / "config.json", None), (path / "state.json", "config")):
         if config_file.is_file():
-            config = _read_json(config_file)
+            config = read_json_config(config_file)
             config = config.get(key, {}) if key else config
             return "class" in config or config.get("model", {}).get("task") == "autoencoder"
     return False
@@ -116,7 +42,7 @@ def load_any_autoencoder(source: str | Path) -> Autoencoder:
     run / checkpoint folder."""
     source = resolve_autoencoder_dir(source)
     config_file = source / "config.json"
-    if config_file.is_file() and "class" in _read_json(config_file):
+    if config_file.is_file() and "class" in read_json_config(config_file):
         return load_autoencoder(source)
     ckpt = load_checkpoint(resolve_checkpoint(source))
     run = config_from_dict(ckpt["state"]["config"])
@@ -164,7 +90,7 @@ def untrained_model(run: RunConfig, device: torch.device | str = "cpu", text_enc
     if text_encoder is not None:
         text_encoder.to(device)
     config = {"model": config_to_dict(run)["model"], "shape": shape, "fps": fps, "generation": {}}
-    return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config, *_to_device(device, autoencoder, latent))
+    return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config, *to_device(device, autoencoder, latent))
 
 
 def export_model(source: str | Path, out_dir: str | Path, generation: dict | None = None) -> Path:
@@ -222,54 +148,3 @@ def export_diffusers_unet(source: str | Path, out_dir: str | Path) -> Path:
     if not isinstance(backbone, UNet):
         raise ValueError(f"{source}: --format diffusers exports U-Net models; this one is a {type(backbone).__name__}")
     return save_diffusers(backbone, out_dir, sample_size=size)
-
-
-def contained(root: Path, entry: str, what: str, allow_outside: bool = False) -> Path:
-    """``root / entry`` for a path a folder's own JSON names, refused (:class:`CheckpointError`) when it
-    leaves ``root`` (``..``, an absolute path, a symlink out): a downloaded folder must not make cinediff
-    read anywhere else. ``allow_outside``: the caller vouches for the folder."""
-    path = (root / entry).resolve()
-    if not allow_outside and not path.is_relative_to(root.resolve()):
-        raise CheckpointError(f"{root}: {what} {entry!r} points outside the folder; refusing to follow it "
-                              "(copy it into the folder, or load with allow_outside=True if you trust it)")
-    return path
-
-
-def load_model(path: str | Path | None = None, device: torch.device | str = "cpu",
-               allow_outside: bool = False) -> LoadedModel:
-    """Rebuild an exported model (a folder, or a shipped name; default: the shipped ``default``) on ``device``. The
-    autoencoders its config.json names must lie inside the folder unless ``allow_outside``."""
-    path = resolve_model_dir(path)
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise CheckpointError(f"{path} is not an exported cinediff model (no config.json)")
-    config = _read_json(config_file)
-    missing = [k for k in ("model", "shape", "fps") if k not in config] if isinstance(config, dict) else None
-    if missing is None or missing or not isinstance(config["model"], dict):
-        what = f"lacks {missing}" if missing else "is not a JSON object with a model table"
-        raise CheckpointError(f"{config_file} {what}: not an exported cinediff model's config")
-    try:
-        model_config = ModelConfig(**{**config["model"], "autoencoder": None})
-    except TypeError as err:
-        raise CheckpointError(f"{config_file}: bad model table: {err}") from None
-    denoiser = build_denoiser(model_config)
-    try:
-        denoiser.load_state_dict(load_tensors(path / "model.safetensors"))
-    except RuntimeError as err:  # missing/unexpected keys or shapes: weights and config disagree
-        raise CheckpointError(f"{path}: the weights do not match config.json: {str(err)[:500]}") from err
-    denoiser.to(device).eval().requires_grad_(False)
-    text_encoder = build_text_encoder(model_config.text_encoder)
-    if text_encoder is not None:
-        text_encoder.to(device)
-    ae_entry, target_args = config["model"].get("autoencoder"), dict(config["model"].get("target_args", {}))
-    autoencoder = load_autoencoder(contained(path, ae_entry, "model.autoencoder", allow_outside)) if ae_entry else None
-    if target_args.get("latent"):
-        target_args["latent"] = str(contained(path, target_args["latent"], "target_args.latent", allow_outside))
-    latent = load_target_latent(target_args)
-    return LoadedModel(denoiser, text_encoder, tuple(config["shape"]), float(config["fps"]), config,
-                       *_to_device(device, autoencoder, latent))
-
-
-def _to_device(device, *modules) -> list:
-    """Each module moved to ``device`` (None stays None)."""
-    return [m.to(device) if m is not None else None for m in modules]

@@ -1,10 +1,9 @@
-"""What ships inside the package: models (``cinediff models``) and recipes (``cinediff recipes``)."""
+"""The models that ship inside the package (``cinediff models``)."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from importlib import resources
 from pathlib import Path
 
@@ -44,22 +43,3 @@ def shipped_models() -> list[dict]:
     """Every folder under ``cinediff/assets`` (text-to-video models, autoencoders, the classifier)."""
     folders = sorted(p for p in assets_dir().iterdir() if (p / "config.json").is_file())
     return [describe_asset(p) for p in folders]
-
-
-def recipe_summary(path: Path) -> str:
-    """The first sentence of a recipe's leading comment block."""
-    lines = []
-    for line in path.read_text().splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line.lstrip("#").strip())
-    text = " ".join(line for line in lines if line)
-    sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
-    return sentence if len(sentence) <= 110 else sentence[:107].rstrip() + "..."
-
-
-def recipes() -> dict[str, str]:
-    """Packaged recipe name → one-line description."""
-    from cinediff.training.config import packaged_configs
-
-    return {name: recipe_summary(path) for name, path in sorted(packaged_configs().items())}

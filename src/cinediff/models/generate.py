@@ -93,3 +93,18 @@ def generate_videos(
     if autoencoder is not None:
         video = autoencoder.decode(video.float())
     return video.clamp(-1, 1) if clamp else video
+
+
+def generate(loaded, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig | None = None,
+             device: torch.device | str = "cpu", shape: Sequence[int] | None = None, decode: bool = True,
+             **inputs) -> torch.Tensor:
+    """:func:`generate_videos` with a loaded model's own parts and defaults: its denoiser and text
+    encoder, its shape (unless ``shape``), its generation config (its noise prior, fps, ...) unless
+    ``config``, and — with ``decode`` — its decoder, so samples come back as pixels. ``inputs``:
+    ``init``, ``cond_frames``, ``clamp``, ``batch_invariant``, ``callback``, ``disable_progress``,
+    ``autoencoder`` (instead of the model's)."""
+    if decode and "autoencoder" not in inputs:
+        inputs["autoencoder"] = loaded.decoder
+    inputs.setdefault("disable_progress", True)
+    return generate_videos(loaded.denoiser, loaded.text_encoder, prompts, tuple(shape or loaded.shape), seeds,
+                           config or loaded.generation_config(), device, **inputs)
