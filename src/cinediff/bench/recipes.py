@@ -97,6 +97,14 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                      "the direction is only unknown, so the prompt only informative, at high noise",
                                      [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY,
                                       "data.batch_size=48", "model.formulation_args.P_mean=0.5"], 150),
+    "unet-pixel-16-motion-only-i2v": ("unet-pixel-16-motion-only-b48 conditioned on the clip's first frame (the "
+                                      "keyframes-interpolation target with stride = T: frame 0 + mask as input "
+                                      "channels): given the object, the motion word moves all of it, a first-order "
+                                      "signal (Emu Video's text -> image -> video factorisation); no judge curve, "
+                                      "see scratch diagnostics",
+                                      [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, cond_channels=4", patch_size=1),
+                                       *MOTION_ONLY, "data.batch_size=48", 'model.target="keyframes-interpolation"',
+                                       "model.target_args={stride=8}"], 0),
     "unet-pixel-16-motion-only-st": ("unet-pixel-16-motion-only-b48 whose 4x4 attention level attends over all "
                                      "frames at once (spacetime_attention: 8x16 tokens) and whose frames know their "
                                      "index (frame_embedding)",
