@@ -82,6 +82,7 @@ def test_init_and_strength_start_from_a_clip_or_an_image(pipe, tmp_path):
     torch.testing.assert_close(ignored, fresh)  # strength 1: pure noise, as diffusers
     image = np.full((32, 32, 3), 200, dtype=np.uint8)  # resized to 16x16, repeated over the 4 frames
     assert pipe(PROMPT, num_inference_steps=2, seed=0, init=image, strength=0.5).frames[0].shape == (4, 16, 16, 3)
+    assert pipe(PROMPT, num_inference_steps=2, seed=0, init=image).settings["generation"]["strength"] == 0.6
     write_video(tmp_path / "init.mp4", clip)
     from_file = pipe(PROMPT, num_inference_steps=4, seed=0, init=tmp_path / "init.mp4", strength=0.25)
     assert from_file.frames[0].shape == (4, 16, 16, 3)

@@ -131,8 +131,6 @@ def generate(
             raise typer.BadParameter(f"must be {need}", param_hint=hint)
     dev = str(check_device(device)) if device else None
     pipe = cinediff.load(model or "default", device=dev)
-    if init is not None and strength is None:
-        strength = 0.6
     result = pipe(prompts, negative_prompt=negative or None, num_inference_steps=steps, guidance_scale=guidance,
                   seed=seed, num_videos_per_prompt=num, sampler=sampler, noise_prior=noise_prior,
                   noise_alpha=noise_alpha, init=init, strength=strength)

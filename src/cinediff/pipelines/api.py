@@ -27,6 +27,7 @@ from cinediff.pipelines.multistage import Pipeline, is_pipeline, load_pipeline
 from cinediff.models.generate import generate
 
 OUTPUT_TYPES = ("np", "pt", "pil")
+INIT_STRENGTH = 0.6  # SDEdit strength when an init is given without one
 
 
 @dataclass
@@ -153,7 +154,7 @@ class TextToVideoPipeline:
 
         ``seed``: an int (video i gets seed + i) or one per video; else drawn from ``generator``.
         ``init``: an image or clip (path, uint8 array, or tensor in [-1, 1]) to start from, SDEdit
-        at ``strength`` (diffusers img2img: 1 = ignore the init, 0.3 = keep most of it); latent
+        at ``strength`` (diffusers img2img: 1 = ignore the init, 0.3 = keep most of it; default 0.6); latent
         models encode it themselves. ``callback_on_step_end(pipe, step, sigma, {"latents", "denoised"})``
         is called after every sampler step (its return value is ignored).
         """
@@ -189,6 +190,8 @@ class TextToVideoPipeline:
                              "pipeline folder instead (cinediff pipeline ...)")
         if strength is not None and not 0 < strength <= 1:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
+        if init is not None and strength is None:
+            strength = INIT_STRENGTH
         config = model.generation_config(overrides, {"strength": strength})
         start = None
         if init is not None:
