@@ -83,7 +83,7 @@ def test_latent_model_trains_exports_and_decodes(tmp_path):
     assert loaded.shape == (4, 4, 8, 8) and loaded.autoencoder is not None
     video = generate_videos(loaded.denoiser, loaded.text_encoder, ["a green square"], loaded.shape, [0],
                             GenerationConfig(steps=2), autoencoder=loaded.autoencoder)
-    assert video.shape == (1, 3, 4, 16, 16)
+    assert video.shape == (1, 3, 4, 16, 16) and loaded.pixel_shape() == (4, 16, 16)
 
 
 def test_eval_command_writes_report(pixel_model, tmp_path):

@@ -49,14 +49,6 @@ def swapped_caption(record: dict, index: int, seed: int = DIAGNOSE_SEED, split: 
     return captions.caption_objects(objects, record["template"], caption_rng(seed, split, index))
 
 
-def pixel_frames(loaded) -> tuple[int, int, int]:
-    """(T, H, W) of the clips a video model makes (decoded size for latent models)."""
-    if loaded.decoder is None:
-        return tuple(loaded.shape[1:])
-    probe = loaded.decoder.decode(torch.zeros(1, *loaded.shape, device=next(loaded.denoiser.parameters()).device))
-    return tuple(probe.shape[2:])
-
-
 def to_model_space(loaded, clips: torch.Tensor) -> torch.Tensor:
     """Pixel clips → what the denoiser models (its autoencoder's latents for latent models)."""
     return loaded.decoder.encode(clips) if loaded.decoder is not None else clips
@@ -196,7 +188,7 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
     if quick:
         num, strengths, num_sigmas, probe_train, probe_test, steps = 4, (0.5, 1.0), 3, 48, 24, 2
     loaded = load_model(None if model in (None, "default") else model, device)
-    clips, records = real_set(pixel_frames(loaded), num)
+    clips, records = real_set(loaded.pixel_shape(), num)
     generation = {"steps": steps} if steps else {}
     rows = [{"test": "partial_noising", **r}
             for r in partial_noising(loaded, clips, records, strengths, device=device, generation=generation)]

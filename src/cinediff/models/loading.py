@@ -75,6 +75,13 @@ class LoadedModel:
             fields.update(given)
         return GenerationConfig(**fields)
 
+    def pixel_shape(self) -> tuple[int, int, int]:
+        """(T, H, W) of the pixel clips this model makes (latent models: the decoded size)."""
+        if self.decoder is None:
+            return tuple(self.shape[1:])
+        probe = self.decoder.decode(torch.zeros(1, *self.shape, device=next(self.denoiser.parameters()).device))
+        return tuple(probe.shape[2:])
+
     @property
     def decoder(self):
         """The autoencoder that turns this model's samples into pixels, or None: pixel models, and CMD

@@ -195,8 +195,8 @@ class TextToVideoPipeline:
         config = model.generation_config(overrides, {"strength": strength})
         start = None
         if init is not None:
-            frames, size = self.pixel_clip_shape()
-            clip = as_init_clip(init, frames, size).to(self.device)
+            frames, height, width = model.pixel_shape()
+            clip = as_init_clip(init, frames, (height, width)).to(self.device)
             start = clip if model.decoder is None else model.decoder.encode(clip[None])[0]
             start = start[None].expand(len(prompts), *start.shape)
         step_callback = None
@@ -206,15 +206,6 @@ class TextToVideoPipeline:
         videos = generate(model, prompts, seeds, config, self.device, init=start, batch_invariant=True,
                           callback=step_callback)
         return videos, asdict(config)
-
-    def pixel_clip_shape(self) -> tuple[int, tuple[int, int]]:
-        """(frames, (H, W)) of the pixel clips this model makes (latent models: decoded size)."""
-        model = self.model
-        if model.decoder is None:
-            _, t, h, w = model.shape
-            return t, (h, w)
-        probe = model.decoder.decode(torch.zeros(1, *model.shape, device=self.device))
-        return probe.shape[2], tuple(probe.shape[-2:])
 
 
 def load(name_or_dir: str | os.PathLike | None = "default", device: str | torch.device | None = None,
