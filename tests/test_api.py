@@ -197,11 +197,24 @@ def test_models_and_recipes_commands_list_what_ships():
     assert parameter_count(default_model_dir() / "model.safetensors") == sum(
         p.numel() for p in loaded.denoiser.state_dict().values())
     assert rows["vae"]["kind"] == "autoencoder" and rows["classifier"]["kind"] == "classifier"
+    assert all(r["steps"] and r["cpu_minutes"] and r["eval"] for r in rows.values())  # provenance of every asset
     table = CliRunner().invoke(app, ["models"]).output.splitlines()
     assert table[0].split()[:3] == ["name", "kind", "method"] and len(table) == len(rows) + 1
     listed = CliRunner().invoke(app, ["recipes"]).output.splitlines()
     assert [line.split()[0] for line in listed] == sorted(packaged_configs())
     assert all(len(line.split(maxsplit=1)) == 2 for line in listed)  # every recipe has a description
+
+
+def test_every_shipped_asset_carries_a_current_model_card():
+    from cinediff.models.catalog import assets_dir, describe_asset, shipped_card
+
+    folders = [p for p in assets_dir().iterdir() if (p / "config.json").is_file()]
+    assert len(folders) >= 4
+    for folder in folders:  # stale after retraining: python -c "...catalog import write_shipped_cards; ..."
+        card = (folder / "README.md").read_text()
+        assert card == shipped_card(folder), f"{folder.name}/README.md is stale: run catalog.write_shipped_cards()"
+        row = describe_asset(folder)
+        assert card.startswith(f"# {folder.name}\n") and f"{row['params_m']:.2f} M" in card and "## Evaluation" in card
 
 
 def test_export_writes_a_model_card_with_the_training_and_the_judge(model_dir, tmp_path):

@@ -121,7 +121,7 @@ def test_training_self_conditioning_passes(prob, passes):
     model(torch.randn(B, 3, 4, 8, 8), torch.randn(B))
     assert len(calls) == passes
     assert (calls[-1] is not None) == (prob == 1)
-    model.eval()(torch.randn(B, 3, 4, 8, 8), torch.randn(B))  # eval, no sampling context: one pure pass
+    model.eval()(torch.randn(B, 3, 4, 8, 8), torch.randn(B))  # eval: one pure pass
     assert len(calls) == passes + 1 and calls[-1] is None
 
 
@@ -134,17 +134,77 @@ def test_self_conditioning_is_per_sample():
     torch.testing.assert_close(prev[used], model.denoise(x, c_noise)[1][used])
 
 
-def test_sampling_context_carries_latents():
-    model = perturbed(FIT(tiny())).eval()
-    x, c_noise = torch.randn(B, 3, 4, 8, 8), torch.randn(B)
-    calls = count_passes(model)
-    with model.self_conditioned_sampling():
-        first, second = model(x, c_noise), model(x, c_noise)
-    assert calls[0] is None and calls[1] is not None
-    torch.testing.assert_close(first, model.denoise(x, c_noise)[0])
-    torch.testing.assert_close(second, model.denoise(x, c_noise, prev_latents=calls[1])[0])
-    model(x, c_noise)  # after the block: pure passes again
-    assert model._last_latents is None and calls[-1] is None
+def self_conditioned_denoiser(prob: float = 0.9):
+    from cinediff.diffusion.edm import EDMPrecond
+
+    return EDMPrecond(perturbed(FIT(tiny(self_conditioning_prob=prob))).eval())
+
+
+def latents_chain(denoiser) -> tuple[list, list]:
+    """Records the prev_latents each backbone pass gets and the final latents it returns."""
+    given, returned, denoise = [], [], denoiser.backbone.denoise
+
+    def recording(*a, **k):
+        given.append(k.get("prev_latents"))
+        out, latents = denoise(*a, **k)
+        returned.append(latents)
+        return out, latents
+
+    denoiser.backbone.denoise = recording
+    return given, returned
+
+
+@pytest.mark.parametrize("sampler, calls", [("heun", 2 * 4 - 1), ("euler", 4), ("dpmpp_2m", 4)])
+def test_sampling_feeds_each_call_the_previous_calls_latents(sampler, calls):
+    from cinediff.samplers import SelfConditioning, karras_sigmas, sample
+
+    denoiser = self_conditioned_denoiser()
+    given, returned = latents_chain(denoiser)
+    wrapped = SelfConditioning(denoiser)
+    sigmas = karras_sigmas(4, denoiser.sigma_min, denoiser.sigma_max)
+    sample(wrapped, (B, 3, 4, 8, 8), sigmas, sampler, generators=[torch.Generator().manual_seed(i) for i in range(B)])
+    assert wrapped.calls == len(given) == calls  # Heun: predictor + corrector per step, the last step Euler
+    assert given[0] is None
+    for prev, latents in zip(given[1:], returned[:-1], strict=True):  # the corrector reads the predictor's too
+        assert prev is not None and torch.equal(prev, latents)
+
+
+def test_self_conditioned_call_equals_a_pure_pass_with_those_latents():
+    from cinediff.samplers import SelfConditioning
+
+    denoiser = self_conditioned_denoiser()
+    x, sigma = torch.randn(B, 3, 4, 8, 8), torch.full((B,), 2.0)
+    wrapped = SelfConditioning(denoiser)
+    first, second = wrapped(x, sigma), wrapped(x, sigma)
+    torch.testing.assert_close(first, denoiser(x, sigma))  # the first call: zeros, a plain denoiser call
+    _, latents = denoiser.forward_with_latents(x, sigma)
+    torch.testing.assert_close(second, denoiser.forward_with_latents(x, sigma, prev_latents=latents)[0])
+    assert not torch.allclose(first, second)  # the latents did change the output
+
+
+def test_guidance_branches_carry_their_own_latents():
+    from cinediff.samplers import ClassifierFreeGuidance, SelfConditioning
+
+    denoiser = self_conditioned_denoiser()
+    given, _ = latents_chain(denoiser)
+    text = cond()
+    guided = ClassifierFreeGuidance(SelfConditioning(denoiser), 3.0, {k: torch.zeros_like(v) for k, v in text.items()})
+    x, sigma = torch.randn(B, 3, 4, 8, 8), torch.full((B,), 2.0)
+    guided(x, sigma, **text), guided(x, sigma, **text)
+    assert given[1].shape[0] == 2 * B  # one batch of both branches, latents row for row
+
+
+def test_generation_self_conditions_only_models_trained_so():
+    from cinediff.models.generate import GenerationConfig, generate_videos
+
+    config = GenerationConfig(steps=3, guidance=1.0)
+    for prob, uses in [(0.9, True), (0.0, False)]:
+        denoiser = self_conditioned_denoiser(prob)
+        given, _ = latents_chain(denoiser)
+        video = generate_videos(denoiser, None, ["a", "b"], (3, 4, 8, 8), [1, 2], config, disable_progress=True)
+        assert (given[-1] is not None) == uses
+        again = generate_videos(denoiser, None, ["a", "b"], (3, 4, 8, 8), [1, 2], config, disable_progress=True)
+        torch.testing.assert_close(video, again, rtol=0, atol=0)  # no state survives a sampling run
 
 
 def test_gradient_reaches_every_parameter():

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from cinediff.cli.main import app
 from cinediff.models.loading import load_model
+from cinediff.text import load_text_encoder
+from cinediff.training.checkpoint import CheckpointError
 from cinediff.training.export import export_model
 from cinediff.training.config import load_config
 from cinediff.training.trainer import train
@@ -87,6 +89,20 @@ def test_train_export_generate_and_back_to_diffusers(sd, tmp_path):
     exported = export_model(run, tmp_path / "export")
     loaded = load_model(exported)
     assert loaded.shape == (4, 4, 8, 8) and loaded.decoder is not None  # SD's VAE, factor 2 here
+    assert json.loads((exported / "config.json").read_text())["model"]["text_encoder"] == "text-encoder"
+    prompts = ["a photo of the cat", "two dogs"]  # the export's own copy of SD's CLIP, same pooling and length
+    ours, theirs = loaded.text_encoder(prompts), load_text_encoder(folder)(prompts)
+    assert loaded.text_encoder.max_length == 77 and loaded.text_encoder.pooling == "pooler"
+    torch.testing.assert_close(ours.tokens, theirs.tokens)
+    torch.testing.assert_close(ours.pooled, theirs.pooled)
+    config = json.loads((exported / "config.json").read_text())
+    config["model"]["text_encoder"] = str(folder)  # an export naming a folder elsewhere is not followed
+    (exported / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="model.text_encoder .* points outside the folder"):
+        load_model(exported)
+    assert load_model(exported, allow_outside=True).text_encoder.max_length == 77
+    config["model"]["text_encoder"] = "text-encoder"
+    (exported / "config.json").write_text(json.dumps(config))
     out = tmp_path / "clip.mp4"
     result = CliRunner().invoke(app, ["generate", "a photo of the cat", "-o", str(out), "--model", str(exported),
                                       "--steps", "2"])

@@ -214,3 +214,15 @@ def test_generic_automodel(tmp_path, offline, minilm):
     emb = encoder.encode(["a cat", "left"])
     assert encoder.max_length == 77 and emb.tokens.shape == (2, 77, 16)
     torch.testing.assert_close(emb.pooled, masked_mean(emb.tokens, emb.mask))  # no Normalize module
+
+
+def test_save_pretrained_round_trips_the_encoder(minilm, tmp_path, offline):
+    """An export's copy of its text encoder reads back with the same pooling, normalisation and length."""
+    folder = minilm.save_pretrained(tmp_path / "text-encoder")
+    again = load_text_encoder(folder)
+    assert (again.max_length, again.pooling, again.normalize) == (minilm.max_length, "mean", True)
+    prompts = ["a red circle moving left", "two squares"]
+    ours, theirs = again(prompts), minilm(prompts)
+    torch.testing.assert_close(ours.tokens, theirs.tokens)
+    torch.testing.assert_close(ours.pooled, theirs.pooled)
+    assert torch.allclose(ours.pooled.norm(dim=-1), torch.ones(2))

@@ -15,19 +15,17 @@ Output: patch tokens → LayerNorm → linear (zero-init) → unpatchify.
 
 Latent self-conditioning (RIN §3.4; Snap Video trains with probability 0.9): the initial
 latents get a zero-init projection of the detached final latents of another pass
-(``prev_latents``; ``None`` ≡ zeros). ``forward`` does it by itself, so ``Precond`` stays
-unchanged:
+(``prev_latents``; ``None`` ≡ zeros). The backbone holds no state:
 
 - training mode: per sample with probability ``self_conditioning_prob`` a first gradient-free
-  pass supplies ``prev_latents`` (the others get zeros), then the real pass;
-- eval mode inside ``with fit.self_conditioned_sampling():`` each call reuses the final
-  latents of the previous call (the previous sampler step), the first call uses zeros;
-- eval mode otherwise, or an explicit ``prev_latents=``: one pure, stateless pass.
+  pass supplies ``prev_latents`` (the others get zeros), then the real pass (``forward``);
+- eval mode: one pure pass with the ``prev_latents`` given; ``denoise`` also returns the final
+  latents. Sampling carries them from call to call explicitly with the denoiser transform
+  :class:`cinediff.samplers.SelfConditioning` (via ``Precond.forward_with_latents``).
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import torch
@@ -149,8 +147,6 @@ class FIT(nn.Module):
         self.blocks = nn.ModuleList(FITBlock(c) for _ in range(c.num_blocks))
         self.norm_out = nn.LayerNorm(c.dim)
         self.to_out = zero_init(nn.Linear(c.dim, c.out_channels * pt * ph * pw))
-        self._sampling = False  # inside self_conditioned_sampling()
-        self._last_latents = None  # (B, N, latent_dim) of the previous call while sampling
 
     # Tokens in and out.
     def positional_embedding(self, t: int, h: int, w: int) -> torch.Tensor:
@@ -218,20 +214,13 @@ class FIT(nn.Module):
     def forward(self, x, c_noise, text=None, text_mask=None, fps=None, cond_frames=None, prev_latents=None):
         """The backbone: x (B, C, [T,] H, W), c_noise (B,) → (B, out_channels, [T,] H, W). See module docstring."""
         cond = dict(text=text, text_mask=text_mask, fps=fps, cond_frames=cond_frames)
-        if prev_latents is None and (self.training or self._sampling):
-            return self.forward_with_self_conditioning(x, c_noise, training=self.training, **cond)
+        if prev_latents is None and self.training:
+            prev_latents = self.draw_prev_latents(x, c_noise, **cond)
         return self.denoise(x, c_noise, prev_latents=prev_latents, **cond)[0]
 
-    def forward_with_self_conditioning(self, x, c_noise, training: bool = True, generator=None, **cond):
-        """Training: self-condition each sample with probability p (RIN Alg. 1). Sampling: reuse the last latents."""
-        prev = self.draw_prev_latents(x, c_noise, generator, **cond) if training else self.carried_latents(x.shape[0])
-        out, latents = self.denoise(x, c_noise, prev_latents=prev, **cond)
-        if self._sampling and not training:
-            self._last_latents = latents.detach()
-        return out
-
     def draw_prev_latents(self, x, c_noise, generator=None, **cond) -> torch.Tensor | None:
-        """Detached latents of a gradient-free first pass for a Bernoulli(p) subset of samples, zeros elsewhere."""
+        """Training (RIN Alg. 1): detached latents of a gradient-free first pass for a Bernoulli(p)
+        subset of samples, zeros elsewhere."""
         p = self.config.self_conditioning_prob
         if p <= 0:
             return None
@@ -243,15 +232,7 @@ class FIT(nn.Module):
             latents = self.denoise(x, c_noise, **cond)[1]
         return latents * use[:, None, None]
 
-    def carried_latents(self, batch: int) -> torch.Tensor | None:
-        latents = self._last_latents
-        return latents if latents is not None and latents.shape[0] == batch else None
-
-    @contextmanager
-    def self_conditioned_sampling(self):
-        """Within this block, eval-mode calls feed each call's final latents to the next (one trajectory)."""
-        self._sampling, self._last_latents = True, None
-        try:
-            yield self
-        finally:
-            self._sampling, self._last_latents = False, None
+    @property
+    def self_conditioned(self) -> bool:
+        """Trained with self-conditioning, so sampling should feed it the previous call's latents."""
+        return self.config.self_conditioning_prob > 0

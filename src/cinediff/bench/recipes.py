@@ -49,6 +49,8 @@ MOTION_ONLY = ['data.args.colors=["red"]', 'data.args.shapes=["circle"]', "data.
                "data.args.held_out=[]",
                "train.eval_prompts=" + json.dumps([f"a red circle {m}" for m in RED_CIRCLE_MOTIONS] * 4)]
 
+SWEEP = ["data.args.track={travel=[1.0, 1.0], scale_change=[2.5, 3.0]}"]  # motion as large as the frame allows
+
 BASE_RECIPE = "snap-video"  # every candidate: this recipe plus its overrides
 # name -> (what it changes, overrides of the default recipe, eval_every steps ≈ 3 CPU-minutes)
 CANDIDATES: dict[str, tuple[str, list[str], int]] = {
@@ -111,6 +113,12 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                      [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, spacetime_attention=true, "
                                                               "frame_embedding=true", patch_size=1),
                                       *MOTION_ONLY, "data.batch_size=48"], 200),
+    "unet-pixel-16-motion-only-sweep": ("unet-pixel-16-motion-only-b48 on clips whose objects sweep the whole frame "
+                                        "(travel 1.0: 'moving left' starts at the right edge, scale change 2.5-3x): "
+                                        "the motion word changes the mean clip, a first-order signal at high noise "
+                                        "like colour's",
+                                        [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY,
+                                         "data.batch_size=48", *SWEEP], 150),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),

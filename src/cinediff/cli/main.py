@@ -161,9 +161,11 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    header = ("name", "kind", "method", "shape", "params", "steps", "size")
+    header = ("name", "kind", "method", "shape", "params", "steps", "CPU-min", "size", "eval")
+    figures = lambda r: ", ".join(f"{k} {v:g}" for k, v in r.get("eval", {}).items()) or "-"  # noqa: E731
     table = [header] + [(r["name"], r["kind"], r["method"], "×".join(map(str, r["shape"] or [])) or "-",
-                         f"{r['params_m']:.2f} M", str(r["steps"] or "-"), f"{r['size_mb']:.1f} MB") for r in rows]
+                         f"{r['params_m']:.2f} M", str(r["steps"] or "-"), f"{r.get('cpu_minutes', '-')}",
+                         f"{r['size_mb']:.1f} MB", figures(r)) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

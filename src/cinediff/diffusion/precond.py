@@ -80,6 +80,16 @@ class Precond(nn.Module):
         out, c_skip, c_out = self.backbone_output(x, sigma, **cond)
         return append_dims(c_skip, x.ndim) * x + append_dims(c_out, x.ndim) * out
 
+    def forward_with_latents(self, x: torch.Tensor, sigma: torch.Tensor | float, prev_latents=None,
+                             **cond) -> tuple[torch.Tensor, torch.Tensor]:
+        """The denoiser of a self-conditioning backbone (FIT: ``backbone.denoise``): the x0 estimate
+        given the ``prev_latents`` of another call (``None``: zeros), and this call's final latents."""
+        x = x.float()
+        sigma = as_sigma_batch(sigma, x)
+        c_skip, c_out, c_in, c_noise = self.scalings(sigma, x)
+        out, latents = self.backbone.denoise(x * append_dims(c_in, x.ndim), c_noise, prev_latents=prev_latents, **cond)
+        return append_dims(c_skip, x.ndim) * x + append_dims(c_out, x.ndim) * out.float(), latents
+
     def loss(self, x0: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor, temporal_weight: float = 0.0,
              **cond) -> torch.Tensor:
         """Per-sample denoising loss ``(B,)`` for data x0 (data scale), noise levels sigma ``(B,)`` and noise.

@@ -5,7 +5,6 @@ with conditioning frames (``cond_frames``) and/or an SDEdit start (``init`` + ``
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +12,14 @@ import torch
 
 from cinediff.noise import noise_prior
 from cinediff.runtime import sample_generators
-from cinediff.samplers import ClassifierFreeGuidance, make_sigmas, sample, sdedit_sigmas
+from cinediff.samplers import (
+    ClassifierFreeGuidance,
+    SelfConditioning,
+    make_sigmas,
+    sample,
+    sdedit_sigmas,
+    self_conditioned,
+)
 from cinediff.text import check_prompt, text_condition
 
 
@@ -76,7 +82,8 @@ def generate_videos(
         sigmas = sdedit_sigmas(sigmas, config.strength)
     else:
         init = None  # strength 1: pure noise, the same draws as without an init
-    backbone = getattr(denoiser, "backbone", None)
+    if self_conditioned(denoiser):  # FIT trained with self-conditioning: each call reads the last one's latents
+        denoiser = SelfConditioning(denoiser)
     cond = {}
     if text_encoder is not None:
         cond = text_condition(text_encoder, prompts)
@@ -85,11 +92,9 @@ def generate_videos(
     cond["fps"] = torch.full((len(prompts),), float(config.fps), device=device)
     if cond_frames is not None:
         cond["cond_frames"] = cond_frames.to(device)
-    reuse_latents = getattr(backbone, "self_conditioned_sampling", contextlib.nullcontext)  # FIT self-conditioning
-    with reuse_latents():
-        video = sample(denoiser, (len(prompts), *shape), sigmas, config.sampler,
-                       noise_prior(config.noise_prior, config.noise_alpha), sample_generators(list(seeds)),
-                       device=device, extra_args=cond, callback=callback, disable=disable_progress, init=init)
+    video = sample(denoiser, (len(prompts), *shape), sigmas, config.sampler,
+                   noise_prior(config.noise_prior, config.noise_alpha), sample_generators(list(seeds)),
+                   device=device, extra_args=cond, callback=callback, disable=disable_progress, init=init)
     if autoencoder is not None:
         video = autoencoder.decode(video.float())
     return video.clamp(-1, 1) if clamp else video

@@ -20,6 +20,7 @@ from cinediff.autoencoders import load_autoencoder
 from cinediff.models.build import build_denoiser, build_text_encoder, load_target_latent
 from cinediff.models.config import ModelConfig
 from cinediff.models.generate import GenerationConfig
+from cinediff.text.encoders import is_default_encoder
 from cinediff.weights import CheckpointError, load_tensors
 
 
@@ -113,7 +114,8 @@ def contained(root: Path, entry: str, what: str, allow_outside: bool = False) ->
 def load_model(path: str | Path | None = None, device: torch.device | str = "cpu",
                allow_outside: bool = False) -> LoadedModel:
     """Rebuild an exported model (a folder, or a shipped name; default: the shipped ``default``) on ``device``. The
-    autoencoders its config.json names must lie inside the folder unless ``allow_outside``."""
+    autoencoders and text-encoder folder its config.json names must lie inside the folder unless
+    ``allow_outside``."""
     path = resolve_model_dir(path)
     config_file = path / "config.json"
     if not config_file.is_file():
@@ -133,7 +135,10 @@ def load_model(path: str | Path | None = None, device: torch.device | str = "cpu
     except RuntimeError as err:  # missing/unexpected keys or shapes: weights and config disagree
         raise CheckpointError(f"{path}: the weights do not match config.json: {str(err)[:500]}") from err
     denoiser.to(device).eval().requires_grad_(False)
-    text_encoder = build_text_encoder(model_config.text_encoder)
+    text_entry = model_config.text_encoder
+    if text_entry and not is_default_encoder(text_entry):  # exports carry theirs (text-encoder/)
+        text_entry = str(contained(path, text_entry, "model.text_encoder", allow_outside))
+    text_encoder = build_text_encoder(text_entry)
     if text_encoder is not None:
         text_encoder.to(device)
     ae_entry, target_args = config["model"].get("autoencoder"), dict(config["model"].get("target_args", {}))

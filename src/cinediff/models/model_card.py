@@ -70,3 +70,28 @@ def write_model_card(out_dir: Path, config: dict, state: dict, params: int, run_
     path = Path(out_dir) / "README.md"
     atomic_write_text(path, model_card(Path(out_dir).name, config, state, params, point))
     return path
+
+
+def asset_card(row: dict, made: dict) -> str:
+    """Markdown for a model shipped in the package: ``row`` from ``catalog.describe_asset`` (what the
+    weights are), ``made`` from ``catalog.PROVENANCE`` (how they were trained, what they score)."""
+    shape = " x ".join(map(str, row["shape"])) if row.get("shape") else "-"
+    clips = made["steps"] * made["batch"]
+    lines = [
+        f"# {row['name']}", "",
+        f"A {row['kind']} model shipped with cinediff: {made['about']}.", "",
+        "| | |", "|---|---|",
+        f"| architecture | {row['method']} |",
+        f"| shape | {shape} |",
+        f"| parameters | {row['params_m']:.2f} M ({row['size_mb']:.1f} MB, safetensors) |",
+        f"| data | {made['data']} |",
+        f"| training | {made['steps']} steps of batch {made['batch']} ({clips} examples), "
+        f"{made['cpu_minutes']:g} minutes on 2 CPU cores |",
+        f"| recipe | {made['recipe'] or '-'} |",
+        f"| reproduce | `{made['command']}` |",
+        "", "## Evaluation", "", f"Measured with {made['eval_how']}:", "",
+        "| " + " | ".join(made["eval"]) + " |", "|" + "---|" * len(made["eval"]),
+        "| " + " | ".join(f"{v:.2f}" for v in made["eval"].values()) + " |",
+        "", "## Limits", "", made["limits"], "",
+    ]
+    return "\n".join(lines)

@@ -11,10 +11,17 @@ from cinediff.samplers.sampling import (
     sample_heun,
     to_d,
 )
-from cinediff.samplers.schedules import karras_sigmas, make_sigmas, sdedit_sigmas, vp_sigmas, vp_timesteps
+from cinediff.samplers.schedules import (
+    karras_sigmas,
+    make_sigmas,
+    sdedit_sigmas,
+    vp_sigmas,
+    vp_timesteps,
+)
+from cinediff.samplers.self_conditioning import SelfConditioning, self_conditioned
 
 __all__ = [
-    "SAMPLERS", "ClassifierFreeGuidance", "ancestral_step", "karras_sigmas", "make_sigmas", "sample",
-    "sample_ddim", "sample_dpmpp_2m", "sample_euler", "sample_heun", "sdedit_sigmas", "to_d", "vp_sigmas",
+    "SAMPLERS", "ClassifierFreeGuidance", "SelfConditioning", "ancestral_step", "karras_sigmas", "make_sigmas", "sample",
+    "sample_ddim", "sample_dpmpp_2m", "sample_euler", "sample_heun", "sdedit_sigmas", "self_conditioned", "to_d", "vp_sigmas",
     "vp_timesteps",
 ]

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+SETTINGS_FILE = "cinediff-text.json"  # written by TextEncoder.save_pretrained
 DEFAULT_NAMES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 DEFAULT_MAX_LENGTH = {"minilm": 64, "clip": 77}
 
@@ -81,6 +82,16 @@ class TextEncoder(nn.Module):
         self.dim = model.config.hidden_size
         self.cache_size = cache_size
         self.cache: OrderedDict[str, TextEmbedding] = OrderedDict()
+
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        """A folder :func:`load_text_encoder` reads back to the same encoder: the transformers model
+        and tokenizer, plus ``cinediff-text.json`` (pooling, max_length, normalize)."""
+        out_dir = Path(out_dir)
+        self.model.save_pretrained(out_dir)
+        self.tokenizer.save_pretrained(out_dir)
+        settings = {"pooling": self.pooling, "max_length": self.max_length, "normalize": self.normalize}
+        (out_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=1))
+        return out_dir
 
     def train(self, mode: bool = True) -> TextEncoder:
         """Always stays in eval mode (no dropout), even inside a model being trained."""
@@ -198,8 +209,15 @@ def load_text_encoder(name_or_path: str | Path | None = None, max_length: int | 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
     kind = "clip" if model_cls is CLIPTextModel else model_type
     kind = "minilm" if path.resolve() == _default_model_dir().resolve() else kind
-    max_length = max_length or DEFAULT_MAX_LENGTH.get(kind, 77)
-    return TextEncoder(model, tokenizer, max_length, pooling, _normalizes(path), cache_size)
+    saved = json.loads((path / SETTINGS_FILE).read_text()) if (path / SETTINGS_FILE).is_file() else {}
+    max_length = max_length or saved.get("max_length") or DEFAULT_MAX_LENGTH.get(kind, 77)
+    return TextEncoder(model, tokenizer, max_length, saved.get("pooling", pooling),
+                       saved.get("normalize", _normalizes(path)), cache_size)
+
+
+def is_default_encoder(name: str | None) -> bool:
+    """True for the names of the bundled all-MiniLM-L6-v2 (no folder to copy or resolve)."""
+    return str(name).lower() in DEFAULT_NAMES
 
 
 def text_condition(text_encoder: TextEncoder, prompts: list[str]) -> dict:

@@ -13,6 +13,7 @@ from cinediff.models.build import build_denoiser, build_text_encoder, load_targe
 from cinediff.models.loading import DENOISER_PREFIX, LoadedModel, read_json_config, to_device, load_model
 from cinediff.models.model_card import write_model_card
 from cinediff.models.targets import make_target
+from cinediff.text.encoders import is_default_encoder
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
 from cinediff.training.config import RunConfig, config_from_dict, config_to_dict
 from cinediff.weights import CheckpointError, atomic_write_json, save_tensors
@@ -113,6 +114,9 @@ def export_model(source: str | Path, out_dir: str | Path, generation: dict | Non
         autoencoder = load_autoencoder(model["autoencoder"])
         autoencoder.save_pretrained(out_dir / "autoencoder")
         model["autoencoder"] = "autoencoder"
+    if model.get("text_encoder") and not is_default_encoder(model["text_encoder"]):  # a folder (SD's CLIP): copied
+        build_text_encoder(model["text_encoder"]).save_pretrained(out_dir / "text-encoder")
+        model["text_encoder"] = "text-encoder"
     latent = load_target_latent(run.model.target_args)
     if latent is not None:  # a latent CMD content stage: its frame autoencoder travels with it
         latent.save_pretrained(out_dir / "latent-autoencoder")
