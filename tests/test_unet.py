@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from cinediff.backbones.unet import UNet, UNetConfig, inflate_unet
+from cinediff.backbones.unet import pooled_text, UNet, UNetConfig, inflate_unet
 
 TINY = UNetConfig(block_channels=(32, 64), attention_levels=(False, True), heads=2, text_dim=16, norm_groups=8)
 
@@ -250,14 +250,32 @@ def test_text_embedding_starts_as_a_no_op_and_is_an_mlp_of_the_masked_mean():
     pooled = torch.stack([text[0].mean(0), text[1, :3].mean(0)])
     mlp = model.text_embedding
     expected = mlp.linear_2(torch.nn.functional.silu(mlp.linear_1(pooled)))
-    torch.testing.assert_close(model.embed_text(text, mask), expected)
+    torch.testing.assert_close(model.embed_text(pooled_text(text, mask)), expected)
     padded = text.clone()
     padded[1, 3:] = 100.0  # masked tokens change neither the pooled state nor cross-attention
     torch.testing.assert_close(model(x, c, padded, mask), model(x, c, text, mask))
     assert not torch.allclose(model(x, c, text, mask), base(x, c, text, mask))  # the prompt now reaches every block
     other = text.clone()
     other[0, 1] += 1.0  # one token's state changes the global condition
-    assert not torch.allclose(model.embed_text(other, mask)[0], model.embed_text(text, mask)[0])
+    assert not torch.allclose(model.embed_text(pooled_text(other, mask))[0], model.embed_text(pooled_text(text, mask))[0])
+
+
+def test_frame_text_embedding_ties_the_prompt_to_the_frame_index():
+    base = seeded(TINY)
+    model = UNet(replace(TINY, frame_text_embedding=True)).eval()
+    missing = model.load_image_weights(base.state_dict())
+    assert missing and all(k.startswith("frame_text_embedding.") for k in missing)
+    x, c, text = inputs(t=3)
+    torch.testing.assert_close(model(x, c, text), base(x, c, text))  # zero-init: unchanged
+    with torch.no_grad():
+        model.frame_text_embedding.linear_2.weight.normal_(0, 0.2)
+    torch.testing.assert_close(model(x[:, :, 0], c, text), base(x[:, :, 0], c, text))  # images: none
+    assert not torch.allclose(model(x, c, text), base(x, c, text))
+    pooled = pooled_text(text, None)  # (2, D): prompts a, b
+    temb = torch.zeros(2, model.frame_text_embedding.linear_2.out_features)
+    added = model.frame_temb(temb, 3, pooled).unflatten(0, (2, 3))  # (prompt, frame, D)
+    # not a sum g(prompt) + h(frame): the prompt changes how the frames differ
+    assert not torch.allclose(added[0, 0] - added[0, 2], added[1, 0] - added[1, 2], atol=1e-4)
 
 
 def test_spacetime_attention_relates_frames_and_leaves_images_alone():

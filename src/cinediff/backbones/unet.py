@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from cinediff.backbones.attention import TransformerBlock
-from cinediff.backbones.embeddings import TimestepEmbedding
+from cinediff.backbones.embeddings import TimestepEmbedding, sinusoidal_embedding
 from cinediff.backbones.temporal import make_temporal_mixer
 
 
@@ -47,6 +47,8 @@ class UNetConfig:
     resolution_embedding: bool = False  # add embeddings of the input H and W
     frame_embedding: bool = False  # add an embedding of each frame's index to its time embedding (videos only)
     text_embedding: bool = False  # add an MLP of the prompt's mean token state to the time embedding (Imagen's pooled text)
+    frame_text_embedding: bool = False  # add an MLP of [mean token state, frame index features] to each frame's
+    #                                     time embedding: the prompt x frame-order interaction a motion's sign needs
     spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
     gradient_checkpointing: bool = False  # recompute each down/mid/up block in backward
@@ -214,6 +216,15 @@ def condition_embedding(in_dim: int, out_dim: int, enabled: bool) -> TimestepEmb
     return embedding
 
 
+def pooled_text(text: torch.Tensor | None, text_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Masked mean of the token states (B, L, D) → (B, D); None without text."""
+    if text is None:
+        return None
+    mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device) if text_mask is None else text_mask
+    weights = mask.to(text.dtype)[..., None]
+    return (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
 def per_frame(v: torch.Tensor | None, num_frames: int) -> torch.Tensor | None:
     """Repeat a per-clip condition for each frame: (B, ...) → (B*T, ...)."""
     return None if v is None else repeat(v, "b ... -> (b t) ...", t=num_frames)
@@ -234,6 +245,7 @@ class UNet(nn.Module):
         self.width_embedding = condition_embedding(ch[0], temb_dim, config.resolution_embedding)
         self.frame_embedding = condition_embedding(ch[0], temb_dim, config.frame_embedding)
         self.text_embedding = condition_embedding(config.text_dim, temb_dim, config.text_embedding)
+        self.frame_text_embedding = condition_embedding(config.text_dim + ch[0], temb_dim, config.frame_text_embedding)
         self.down_blocks = nn.ModuleList(self.down_level(i, config) for i in range(len(ch)))
         self.mid_block = MidBlock(ch[-1], config)
         self.up_blocks = nn.ModuleList(self.up_level(i, config) for i in reversed(range(len(ch))))
@@ -263,34 +275,42 @@ class UNet(nn.Module):
         b, _, t, height, width = x.shape
         self.check_size(height, width)
         c_noise = torch.as_tensor(c_noise, device=x.device).reshape(-1).expand(b)
-        temb = self.embed(c_noise, fps, height, width) + self.embed_text(text, text_mask)  # (B, D_temb)
-        ctx = BlockContext(self.frame_temb(temb, t), per_frame(text, t), per_frame(text_mask, t), t)
+        pooled = pooled_text(text, text_mask)
+        temb = self.embed(c_noise, fps, height, width) + self.embed_text(pooled)  # (B, D_temb)
+        ctx = BlockContext(self.frame_temb(temb, t, pooled), per_frame(text, t), per_frame(text_mask, t), t)
         x = rearrange(self.with_cond_frames(x, cond_frames), "b c t h w -> (b t) c h w")
         out = rearrange(self.frames_forward(x, ctx), "(b t) c h w -> b c t h w", t=t)
         return out if video else out[:, :, 0]
 
-    def embed_text(self, text: torch.Tensor | None, text_mask: torch.Tensor | None) -> torch.Tensor | float:
-        """The prompt as a global condition: MLP of its masked mean token state (B, L, D) → (B, D_temb).
+    def embed_text(self, pooled: torch.Tensor | None) -> torch.Tensor | float:
+        """The prompt as a global condition: MLP of its masked mean token state (B, D) → (B, D_temb).
 
         Cross-attention lets each pixel look up words; this path hands every ResBlock of every
         frame, at every resolution, the whole prompt at once, the way Imagen adds pooled text to
         the time embedding. Zero-initialised output: a model trained without it starts unchanged."""
-        if self.text_embedding is None or text is None:
+        if self.text_embedding is None or pooled is None:
             return 0.0
-        mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device) if text_mask is None else text_mask
-        weights = mask.to(text.dtype)[..., None]
-        pooled = (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return self.text_embedding.forward_features(pooled)
 
-    def frame_temb(self, temb: torch.Tensor, num_frames: int) -> torch.Tensor:
+    def frame_temb(self, temb: torch.Tensor, num_frames: int, pooled: torch.Tensor | None = None) -> torch.Tensor:
         """(B, D) time embedding → (B*T, D) per frame, plus the frame-index embedding when enabled: with
         it every frame's spatial layers know when they are (where a moving object must be), not only
-        the temporal mixers. Images (T = 1) get none, so an image model stays itself."""
+        the temporal mixers; plus the frame-text embedding, an MLP of the prompt and the frame index
+        together (where *this* prompt's object must be at *this* frame: 'left' and 'right' differ only
+        in that interaction). Images (T = 1) get neither, so an image model stays itself."""
         temb = per_frame(temb, num_frames)
-        if self.frame_embedding is None or num_frames == 1:
+        if num_frames == 1:
             return temb
         index = torch.arange(num_frames, device=temb.device, dtype=torch.float32)
-        return temb + repeat(self.frame_embedding(index).to(temb.dtype), "t d -> (b t) d", b=temb.shape[0] // num_frames)
+        clips = temb.shape[0] // num_frames
+        if self.frame_embedding is not None:
+            temb = temb + repeat(self.frame_embedding(index).to(temb.dtype), "t d -> (b t) d", b=clips)
+        if self.frame_text_embedding is not None and pooled is not None:
+            position = repeat(sinusoidal_embedding(index, self.frame_text_embedding.in_dim - pooled.shape[-1]),
+                              "t d -> (b t) d", b=clips)
+            features = torch.cat([per_frame(pooled, num_frames), position.to(pooled.dtype)], dim=-1)
+            temb = temb + self.frame_text_embedding.forward_features(features).to(temb.dtype)
+        return temb
 
     def frames_forward(self, h: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
         """The 2D U-Net on frames: (B*T, C_in, H, W) → (B*T, C_out, H, W)."""
@@ -367,7 +387,8 @@ class UNet(nn.Module):
         return model
 
 
-NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.", "frame_embedding.", "text_embedding.")
+NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.", "frame_embedding.", "text_embedding.",
+                      "frame_text_embedding.")
 
 
 def config_to_diffusers(config: UNetConfig, sample_size: int = 64) -> dict:

@@ -1,4 +1,4 @@
-"""Why a model does not make the video its prompt asks for: three diagnostics of one model.
+"""Why a model does not make the video its prompt asks for: diagnostics of one model.
 
 1. **Partial noising** (SDEdit): real moving-shapes clips, noised to ``strength`` s and denoised
    by the model with their own captions, then judged. The strength where shape or motion
@@ -8,6 +8,9 @@
    caption and with every motion word swapped for its opposite (left ↔ right, up ↔ down,
    growing ↔ shrinking), same clips, same noise. ``gap`` = swapped − true > 0 where the model
    uses the word; no gap means it ignores it.
+   **Motion-word signal**: how much the word *could* help — the share of the variance of the
+   model's own training clips that their motion words explain (per frame, and with the frames
+   averaged: the part that does not need the frame order).
 3. **Linear probe**: can a linear classifier read the motion (and colour, shape) from what the
    backbone receives, the text encoder's token states (mean over the prompt's tokens)? Trained
    on captions of one seed, tested on another's; near-chance accuracy would put the blame on
@@ -28,6 +31,17 @@ OPPOSITE_MOTION = {"left": "right", "right": "left", "up": "down", "down": "up",
                    "growing": "shrinking", "shrinking": "growing"}
 STRENGTHS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 DIAGNOSE_SEED = 4321  # real clips of the diagnostics (not the eval set's PROMPT_SEED)
+
+
+def training_clips(loaded, num: int, seed: int = DIAGNOSE_SEED):
+    """``num`` clips from the data the model was trained on (its config's moving-shapes arguments,
+    another seed) at its decoded size, and their records."""
+    from cinediff.data.shapes import MovingShapes
+
+    args = dict(loaded.config.get("data", {}).get("args", {}))
+    frames, height, width = loaded.pixel_shape()
+    args |= {"frames": frames, "height": height, "width": width, "seed": seed, "length": max(num, 1)}
+    return MovingShapes(**args).render_batch(range(num))
 
 
 def real_set(shape_thw: tuple[int, int, int], num: int, seed: int = DIAGNOSE_SEED, split: str = "train"):
@@ -117,6 +131,33 @@ def motion_word_test(loaded, clips, records, num_sigmas: int = 8, device="cpu") 
             for s, t, w in zip(sigmas, true, swapped)]
 
 
+# ---------------------------------------------------------------- 2b. how much the word could help
+
+
+def explained_fraction(x: torch.Tensor, labels: list) -> float:
+    """1 − within-label variance / total variance of ``x`` (N, ...) (η², the between-class share):
+    what knowing the label saves the best predictor of x, i.e. the optimal denoiser's gain from
+    the word at σ → ∞ (E[x0 | word] instead of E[x0]), as a fraction of its loss there."""
+    x = x.flatten(1).double()
+    total = (x - x.mean(0)).pow(2).sum()
+    within = x.new_zeros(())
+    for label in set(labels):
+        group = x[torch.tensor([lab == label for lab in labels])]
+        within += (group - group.mean(0)).pow(2).sum()
+    return float(1 - within / total) if total > 0 else 0.0
+
+
+def motion_word_signal(clips: torch.Tensor, records: list[dict]) -> dict:
+    """How much the motion words of ``records`` explain of their clips (B, C, T, H, W): per frame
+    (``explained``), and of the clips averaged over frames (``time_averaged``: the part that
+    survives ignoring the frame order — the motion's axis and extent, not its sign; 'left' and
+    'right' have the same time-averaged clip). The rest, ``explained − time_averaged``, needs the
+    model to tie the word to the frame order."""
+    labels = [tuple(sorted(o["motion"] for o in r["objects"])) for r in records]
+    full, averaged = explained_fraction(clips, labels), explained_fraction(clips.mean(2), labels)
+    return {"explained": full, "time_averaged": averaged, "frame_order": full - averaged}
+
+
 # ---------------------------------------------------------------- 3. linear probe
 
 
@@ -178,7 +219,7 @@ def linear_probe(text_encoder, num_train: int = 512, num_test: int = 256) -> dic
 
 def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = STRENGTHS, num_sigmas: int = 8,
         probe_train: int = 512, probe_test: int = 256, steps: int | None = None, quick: bool = False,
-        device: str | None = None) -> dict:
+        device: str | None = None, signal_clips: int = 2000) -> dict:
     """All three diagnostics of ``model`` (an exported folder; default/None: the shipped one)."""
     from cinediff.models.loading import load_model
     from cinediff.runtime import default_device, prepare_cpu_math
@@ -186,7 +227,7 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
     device = device or str(default_device())
     prepare_cpu_math(device)
     if quick:
-        num, strengths, num_sigmas, probe_train, probe_test, steps = 4, (0.5, 1.0), 3, 48, 24, 2
+        num, strengths, num_sigmas, probe_train, probe_test, steps, signal_clips = 4, (0.5, 1.0), 3, 48, 24, 2, 64
     loaded = load_model(None if model in (None, "default") else model, device)
     clips, records = real_set(loaded.pixel_shape(), num)
     generation = {"steps": steps} if steps else {}
@@ -194,14 +235,21 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
             for r in partial_noising(loaded, clips, records, strengths, device=device, generation=generation)]
     word = motion_word_test(loaded, clips, records, num_sigmas, device)
     rows += [{"test": "motion_word", **r} for r in word]
+    signal = {}
+    if loaded.config.get("data", {}).get("dataset", "moving-shapes") == "moving-shapes":
+        signal = motion_word_signal(*training_clips(loaded, signal_clips))
+        rows.append({"test": "motion_word_signal", **signal})
     probe = linear_probe(loaded.text_encoder, probe_train, probe_test) if loaded.text_encoder is not None else {}
     if probe:
         rows.append({"test": "linear_probe", **probe})
     ratios = {"mean_relative_gap": fmean(r["relative_gap"] for r in word if math.isfinite(r["relative_gap"]))}
     ratios |= {f"probe_{k}": v for k, v in probe.items() if k.endswith("accuracy")}
+    ratios |= {f"word_signal_{k}": v for k, v in signal.items()}
     return {"rows": rows, "ratios": ratios,
             "input": {"model": str(model or "default"), "shape": list(loaded.shape), "clips": num,
                       "clip_seed": DIAGNOSE_SEED, "device": device},
             "notes": ["partial_noising: s = 1 is generation from pure noise; accuracies of real clips are ~1",
                       "motion_word: gap = loss(swapped motion words) - loss(true caption); > 0: the model uses the word",
-                      "linear_probe: token states averaged over the prompt; train seed 11, test seed 12, one object"]}
+                      "linear_probe: token states averaged over the prompt; train seed 11, test seed 12, one object",
+                      "motion_word_signal: share of the variance of the model's own training clips the motion words "
+                      "explain (the optimal gain from the word at high noise); time_averaged: ignoring frame order"]}

@@ -119,6 +119,26 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                         "like colour's",
                                         [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1), *MOTION_ONLY,
                                          "data.batch_size=48", *SWEEP], 150),
+    "unet-pixel-16-motion-only-sweep-frames": ("unet-pixel-16-motion-only-sweep whose frames know their index "
+                                               "(frame_embedding): the sweep binds the motion's axis, its sign "
+                                               "('left' vs 'right' have the same time-averaged clip) needs the "
+                                               "text x frame-index interaction in every block",
+                                               [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, frame_embedding=true",
+                                                                        patch_size=1),
+                                                *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
+    "unet-pixel-16-motion-only-sweep-hn": ("unet-pixel-16-motion-only-sweep at higher noise (EDM P_mean -1.2 -> "
+                                           "0.5): the motion's sign (frame order x text) is only unknown, so the "
+                                           "word only informative, while the object is not yet visible",
+                                           [*SMALL_CLIPS, *unet_s2d(", text_embedding=true", patch_size=1),
+                                            *MOTION_ONLY, "data.batch_size=48", *SWEEP,
+                                            "model.formulation_args.P_mean=0.5"], 150),
+    "unet-pixel-16-motion-only-sweep-frametext": ("unet-pixel-16-motion-only-sweep with an MLP of [prompt, frame "
+                                                  "index] in every frame's time embedding (frame_text_embedding): "
+                                                  "the sweep binds the axis; the sign is the prompt x frame-order "
+                                                  "interaction, given here directly",
+                                                  [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, "
+                                                                           "frame_text_embedding=true", patch_size=1),
+                                                   *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),
