@@ -26,6 +26,7 @@ from torch.utils.checkpoint import checkpoint
 from cinediff.backbones.attention import TransformerBlock
 from cinediff.backbones.embeddings import TimestepEmbedding, sinusoidal_embedding
 from cinediff.backbones.temporal import make_temporal_mixer
+from cinediff.text.encoders import masked_mean
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,7 @@ def pooled_text(text: torch.Tensor | None, text_mask: torch.Tensor | None) -> to
     """Masked mean of the token states (B, L, D) → (B, D); None without text."""
     if text is None:
         return None
-    mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device) if text_mask is None else text_mask
-    weights = mask.to(text.dtype)[..., None]
-    return (text * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    return masked_mean(text, torch.ones(text.shape[:2], device=text.device) if text_mask is None else text_mask)
 
 
 def per_frame(v: torch.Tensor | None, num_frames: int) -> torch.Tensor | None:

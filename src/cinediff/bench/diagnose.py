@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from cinediff.data.attributes import COLORS, MOTIONS, SHAPES
+from cinediff.text.encoders import masked_mean
 
 OPPOSITE_MOTION = {"left": "right", "right": "left", "up": "down", "down": "up",
                    "growing": "shrinking", "shrinking": "growing"}
@@ -36,20 +37,18 @@ DIAGNOSE_SEED = 4321  # real clips of the diagnostics (not the eval set's PROMPT
 def training_clips(loaded, num: int, seed: int = DIAGNOSE_SEED):
     """``num`` clips from the data the model was trained on (its config's moving-shapes arguments,
     another seed) at its decoded size, and their records."""
-    from cinediff.data.shapes import MovingShapes
-
-    args = dict(loaded.config.get("data", {}).get("args", {}))
-    frames, height, width = loaded.pixel_shape()
-    args |= {"frames": frames, "height": height, "width": width, "seed": seed, "length": max(num, 1)}
-    return MovingShapes(**args).render_batch(range(num))
+    args = {k: v for k, v in loaded.config.get("data", {}).get("args", {}).items()
+            if k not in ("frames", "height", "width", "seed", "length", "split")}
+    return real_set(loaded.pixel_shape(), num, seed, **args)
 
 
-def real_set(shape_thw: tuple[int, int, int], num: int, seed: int = DIAGNOSE_SEED, split: str = "train"):
-    """``num`` moving-shapes clips (N, 3, T, H, W) at the given size and their records."""
+def real_set(shape_thw: tuple[int, int, int], num: int, seed: int = DIAGNOSE_SEED, split: str = "train", **args):
+    """``num`` moving-shapes clips (N, 3, T, H, W) at the given size and their records (``args``:
+    other MovingShapesConfig fields)."""
     from cinediff.data.shapes import MovingShapes
 
     frames, height, width = shape_thw
-    data = MovingShapes(frames=frames, height=height, width=width, seed=seed, split=split, length=max(num, 1))
+    data = MovingShapes(frames=frames, height=height, width=width, seed=seed, split=split, length=max(num, 1), **args)
     return data.render_batch(range(num))
 
 
@@ -175,8 +174,7 @@ def prompt_features(text_encoder, prompts: list[str], batch_size: int = 64) -> t
     out = []
     for start in range(0, len(prompts), batch_size):
         emb = text_encoder.encode(prompts[start:start + batch_size])
-        mask = emb.mask.float()[..., None]
-        out.append(((emb.tokens * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
+        out.append(masked_mean(emb.tokens, emb.mask).float().cpu())
     return torch.cat(out)
 
 

@@ -67,17 +67,17 @@ class Precond(nn.Module):
         """Sampler output → data scale (inverse of ``from_data``)."""
         return x
 
-    def backbone_output(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
-        """``F(c_in x, c_noise)`` in fp32, plus the scalings used (for the loss)."""
+    def backbone_output(self, x: torch.Tensor, sigma: torch.Tensor, network=None, **cond):
+        """``F(c_in x, c_noise)``, plus the scalings used (for the loss); ``network``: the backbone
+        (default) or another entry point of it, e.g. FIT's ``denoise`` (output, latents)."""
         c_skip, c_out, c_in, c_noise = self.scalings(sigma, x)
-        out = self.backbone(x * append_dims(c_in, x.ndim), c_noise, **cond)
-        return out.float(), c_skip, c_out
+        out = (network or self.backbone)(x * append_dims(c_in, x.ndim), c_noise, **cond)
+        return (out.float() if network is None else out), c_skip, c_out
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor | float, **cond) -> torch.Tensor:
         """The denoiser: x0 estimate from ``x = x0 + sigma * noise``. x: (B, C, [T,] H, W); sigma: (B,) or scalar."""
         x = x.float()
-        sigma = as_sigma_batch(sigma, x)
-        out, c_skip, c_out = self.backbone_output(x, sigma, **cond)
+        out, c_skip, c_out = self.backbone_output(x, as_sigma_batch(sigma, x), **cond)
         return append_dims(c_skip, x.ndim) * x + append_dims(c_out, x.ndim) * out
 
     def forward_with_latents(self, x: torch.Tensor, sigma: torch.Tensor | float, prev_latents=None,
@@ -85,9 +85,8 @@ class Precond(nn.Module):
         """The denoiser of a self-conditioning backbone (FIT: ``backbone.denoise``): the x0 estimate
         given the ``prev_latents`` of another call (``None``: zeros), and this call's final latents."""
         x = x.float()
-        sigma = as_sigma_batch(sigma, x)
-        c_skip, c_out, c_in, c_noise = self.scalings(sigma, x)
-        out, latents = self.backbone.denoise(x * append_dims(c_in, x.ndim), c_noise, prev_latents=prev_latents, **cond)
+        (out, latents), c_skip, c_out = self.backbone_output(x, as_sigma_batch(sigma, x), self.backbone.denoise,
+                                                             prev_latents=prev_latents, **cond)
         return append_dims(c_skip, x.ndim) * x + append_dims(c_out, x.ndim) * out.float(), latents
 
     def loss(self, x0: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor, temporal_weight: float = 0.0,

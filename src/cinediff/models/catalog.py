@@ -86,10 +86,14 @@ def catalog_row(folder: Path) -> dict:
     return row | {k: made[k] for k in ("cpu_minutes", "eval") if k in made}
 
 
+def asset_folders(root: Path | None = None) -> list[Path]:
+    """Every shipped model's folder under ``cinediff/assets`` (or ``root``), sorted by name."""
+    return sorted(p for p in (root or assets_dir()).iterdir() if (p / "config.json").is_file())
+
+
 def shipped_models() -> list[dict]:
     """Every folder under ``cinediff/assets`` (text-to-video models, autoencoders, the classifier)."""
-    folders = sorted(p for p in assets_dir().iterdir() if (p / "config.json").is_file())
-    return [catalog_row(p) for p in folders]
+    return [catalog_row(p) for p in asset_folders()]
 
 
 def shipped_card(folder: Path) -> str:
@@ -102,7 +106,7 @@ def shipped_card(folder: Path) -> str:
 def write_shipped_cards(root: Path | None = None) -> list[Path]:
     """(Re)writes README.md in every shipped asset folder (run after retraining one)."""
     written = []
-    for folder in sorted(p for p in (root or assets_dir()).iterdir() if (p / "config.json").is_file()):
+    for folder in asset_folders(root):
         path = folder / "README.md"
         path.write_text(shipped_card(folder))
         written.append(path)

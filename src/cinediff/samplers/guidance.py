@@ -5,7 +5,21 @@ from __future__ import annotations
 import torch
 
 
-class ClassifierFreeGuidance:
+class DenoiserTransform:
+    """Base of the transforms: wraps ``denoiser`` and passes its data scaling through
+    (``from_data`` / ``to_data``, Snap Video's σ_in), so a sampler can use the wrapped one alike."""
+
+    def __init__(self, denoiser):
+        self.denoiser = denoiser
+
+    def from_data(self, x0: torch.Tensor) -> torch.Tensor:
+        return getattr(self.denoiser, "from_data", lambda x0: x0)(x0)
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return self.denoiser.to_data(x)
+
+
+class ClassifierFreeGuidance(DenoiserTransform):
     """``D = D_u + scale · (D_c - D_u)`` (Ho & Salimans 2022).
 
     ``uncond`` holds the conditioning of the unconditional branch: the empty prompt's
@@ -16,7 +30,8 @@ class ClassifierFreeGuidance:
     """
 
     def __init__(self, denoiser, scale: float, uncond: dict):
-        self.denoiser, self.scale, self.uncond = denoiser, scale, uncond
+        super().__init__(denoiser)
+        self.scale, self.uncond = scale, uncond
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
         if self.scale == 1:
@@ -24,12 +39,6 @@ class ClassifierFreeGuidance:
         both = {k: torch.cat([v, self.uncond.get(k, v)]) if _per_sample(v, x) else v for k, v in cond.items()}
         denoised_cond, denoised_uncond = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), **both).chunk(2)
         return denoised_uncond + self.scale * (denoised_cond - denoised_uncond)
-
-    def from_data(self, x0: torch.Tensor) -> torch.Tensor:
-        return getattr(self.denoiser, "from_data", lambda x0: x0)(x0)
-
-    def to_data(self, x: torch.Tensor) -> torch.Tensor:
-        return self.denoiser.to_data(x)
 
 
 def _per_sample(value, x: torch.Tensor) -> bool:

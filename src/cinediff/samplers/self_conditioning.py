@@ -15,30 +15,25 @@ from __future__ import annotations
 
 import torch
 
+from cinediff.samplers.guidance import DenoiserTransform
 
-class SelfConditioning:
+
+class SelfConditioning(DenoiserTransform):
     """``denoiser(x, sigma, **cond)`` that feeds each call the previous call's final latents.
 
     ``denoiser`` must have ``forward_with_latents(x, sigma, prev_latents, **cond) -> (x0, latents)``
     (:class:`~cinediff.diffusion.precond.Precond` over a FIT backbone). ``latents`` holds the last
-    call's ``(B, N, latent_dim)``; ``calls`` counts network calls.
+    call's ``(B, N, latent_dim)``.
     """
 
     def __init__(self, denoiser):
-        self.denoiser = denoiser
+        super().__init__(denoiser)
         self.latents: torch.Tensor | None = None
-        self.calls = 0
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
         x0, latents = self.denoiser.forward_with_latents(x, sigma, prev_latents=self.latents, **cond)
-        self.latents, self.calls = latents.detach(), self.calls + 1
+        self.latents = latents.detach()
         return x0
-
-    def from_data(self, x0: torch.Tensor) -> torch.Tensor:
-        return getattr(self.denoiser, "from_data", lambda x0: x0)(x0)
-
-    def to_data(self, x: torch.Tensor) -> torch.Tensor:
-        return self.denoiser.to_data(x)
 
 
 def self_conditioned(denoiser) -> bool:
