@@ -52,6 +52,8 @@ class UNetConfig:
     #                                     time embedding: the prompt x frame-order interaction a motion's sign needs
     spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
+    coord_channels: bool = False  # append (t, y, x) in [-1, 1] as input channels (CoordConv, Liu et al. 2018): where
+    #                               and when a pixel is, so 'object at the right edge in frame 0' is a linear feature
     gradient_checkpointing: bool = False  # recompute each down/mid/up block in backward
     patch_size: int = 1  # space-to-depth stem: p×p pixels -> p²·C channels in, pixel shuffle out (1: off, SD layout)
 
@@ -63,6 +65,11 @@ class UNetConfig:
         if self.head_dim is not None:
             return self.block_channels[level] // self.head_dim
         return self.heads if isinstance(self.heads, int) else self.heads[level]
+
+    @property
+    def input_channels(self) -> int:
+        """Channels into the stem: x, cond_frames, then the 3 coordinate channels when enabled."""
+        return self.in_channels + self.cond_channels + 3 * self.coord_channels
 
     @property
     def temb_dim(self) -> int:
@@ -237,7 +244,7 @@ class UNet(nn.Module):
         self.config = config
         ch, temb_dim = config.block_channels, config.temb_dim
         p2 = config.patch_size**2
-        self.conv_in = nn.Conv2d((config.in_channels + config.cond_channels) * p2, ch[0], 3, padding=1)
+        self.conv_in = nn.Conv2d(config.input_channels * p2, ch[0], 3, padding=1)
         self.time_embedding = TimestepEmbedding(ch[0], temb_dim)  # diffusers time_proj + time_embedding
         self.fps_embedding = condition_embedding(ch[0], temb_dim, config.fps_embedding)
         self.height_embedding = condition_embedding(ch[0], temb_dim, config.resolution_embedding)
@@ -277,7 +284,7 @@ class UNet(nn.Module):
         pooled = pooled_text(text, text_mask)
         temb = self.embed(c_noise, fps, height, width) + self.embed_text(pooled)  # (B, D_temb)
         ctx = BlockContext(self.frame_temb(temb, t, pooled), per_frame(text, t), per_frame(text_mask, t), t)
-        x = rearrange(self.with_cond_frames(x, cond_frames), "b c t h w -> (b t) c h w")
+        x = rearrange(self.with_coordinates(self.with_cond_frames(x, cond_frames)), "b c t h w -> (b t) c h w")
         out = rearrange(self.frames_forward(x, ctx), "(b t) c h w -> b c t h w", t=t)
         return out if video else out[:, :, 0]
 
@@ -345,6 +352,17 @@ class UNet(nn.Module):
             return x
         cond_frames = cond_frames if cond_frames.ndim == 5 else cond_frames[:, :, None]
         return torch.cat([x, cond_frames.to(x.dtype)], dim=1)
+
+    def with_coordinates(self, x: torch.Tensor) -> torch.Tensor:
+        """Append the (t, y, x) coordinate channels to x (B, C, T, H, W) when ``coord_channels`` is on.
+        Each runs linearly from -1 to 1 over its axis; t is 0 for images (T = 1)."""
+        if not self.config.coord_channels:
+            return x
+        b, _, t, h, w = x.shape
+        axes = [torch.linspace(-1, 1, n, device=x.device) if n > 1 else torch.zeros(1, device=x.device)
+                for n in (t, h, w)]
+        grid = torch.stack(torch.meshgrid(*axes, indexing="ij"))  # (3, T, H, W)
+        return torch.cat([x, grid.to(x.dtype).expand(b, -1, -1, -1, -1)], dim=1)
 
     def embed(self, c_noise: torch.Tensor, fps: torch.Tensor | None, height: int, width: int) -> torch.Tensor:
         """Time embedding (B, 4·ch0) of c_noise, plus the fps and resolution embeddings when enabled."""

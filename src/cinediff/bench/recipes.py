@@ -139,6 +139,13 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                                   [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, "
                                                                            "frame_text_embedding=true", patch_size=1),
                                                    *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
+    "unet-pixel-16-motion-only-sweep-coords": ("unet-pixel-16-motion-only-sweep-frames with (t, y, x) coordinate "
+                                               "input channels (coord_channels, CoordConv): where the object must "
+                                               "be in frame t for this word is then a linear function of the "
+                                               "input, not something the convs must infer from the zero padding",
+                                               [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, frame_embedding=true, "
+                                                                        "coord_channels=true", patch_size=1),
+                                                *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),

@@ -172,6 +172,36 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
 
 
 @app.command()
+def demo(
+    model: str = typer.Option(None, "--model", help="A shipped model or an exported model / pipeline folder, first "
+                              "in the page's model list (default: the shipped ones)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 exposes it to your network)."),
+    port: int = typer.Option(7860, "--port", help="Port to serve on."),
+    share: bool = typer.Option(False, "--share/--no-share", help="A public gradio.live link (off: nothing leaves "
+                               "this machine)."),
+    out_dir: str = typer.Option(None, "--out-dir", help="Where the videos are written (default: a new temp folder)."),
+    device: str = typer.Option(None, "--device", help="cpu | cuda (default: CUDA when available)."),
+) -> None:
+    """A web page to try the models in a browser: Generate and Compare tabs (gradio)."""
+    from cinediff.runtime import check_device
+
+    if not 0 < port < 65536:
+        raise typer.BadParameter(f"must be in 1..65535, got {port}", param_hint="--port")
+    if model is not None:
+        from cinediff.models.loading import resolve_model_dir
+
+        resolve_model_dir(model)  # a missing folder: one clear line before the server starts
+    dev = str(check_device(device)) if device else None
+    try:
+        from cinediff.demo.app import launch
+    except ImportError as err:
+        raise typer.BadParameter(f"the demo needs gradio ({err}): pip install 'cinediff[demo]'",
+                                 param_hint="demo") from err
+    typer.echo(f"cinediff demo on http://{host}:{port} (Ctrl-C stops it)")
+    launch(model, host, port, share, out_dir, dev)
+
+
+@app.command()
 def recipes() -> None:
     """List the packaged training recipes (cinediff train NAME) with a one-line description."""
     from cinediff.training.config import recipe_summaries as packaged
