@@ -317,3 +317,25 @@ def test_save_diffusers_loads_in_diffusers_and_computes_the_same_function(tmp_pa
     torch.testing.assert_close(back(x[:, :, 0], c_noise, text=text, text_mask=mask), got)
     with pytest.raises(ValueError, match="cannot express.*patch_size"):
         save_diffusers(UNet(replace(TINY, patch_size=2)), tmp_path / "no")
+
+
+def test_coordinate_channels_are_the_pixels_place_and_time_and_start_as_a_no_op():
+    """coord_channels: (t, y, x) each from -1 to 1 appended after x (t = 0 for images); an image
+    U-Net loaded into one computes the same (the new conv_in inputs are zero-filled)."""
+    model = seeded(replace(TINY, coord_channels=True))
+    x = torch.randn(2, 4, 3, 8, 16)
+    grid = model.with_coordinates(x)
+    assert grid.shape == (2, 7, 3, 8, 16) and torch.equal(grid[:, :4], x)
+    torch.testing.assert_close(grid[0, 4, :, 0, 0], torch.tensor([-1.0, 0.0, 1.0]))  # t
+    torch.testing.assert_close(grid[1, 5, 2, :, 3], torch.linspace(-1, 1, 8))  # y
+    torch.testing.assert_close(grid[0, 6, 1, 5], torch.linspace(-1, 1, 16))  # x
+    assert torch.equal(model.with_coordinates(x[:, :, :1])[:, 4], torch.zeros(2, 1, 8, 16))  # an image: t = 0
+    plain = seeded(TINY)
+    model.load_image_weights(plain.state_dict())
+    x, c_noise, text = inputs(t=2)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, c_noise, text=text), plain(x, c_noise, text=text), atol=0, rtol=0)
+        trained = seeded(model.config)  # once trained, the coordinates reach the output
+        before = trained(x, c_noise, text=text)
+        trained.conv_in.weight[:, 4:] = 0
+        assert (trained(x, c_noise, text=text) - before).abs().max() > 1e-4
