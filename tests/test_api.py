@@ -166,6 +166,7 @@ def test_generate_cli_one_file_per_video_prompts_file_grid_and_init(model_dir, t
 @pytest.mark.parametrize("args, message", [
     (["--sampler", "magic"], "--sampler"), (["--noise-prior", "pink"], "--noise-prior"), (["--steps", "0"], "--steps"),
     (["--strength", "0.5"], "used with --init"), (["--init", "missing.mp4"], "--init"), (["--fps", "-1"], "--fps"),
+    (["--noise-alpha", "-1"], "--noise-alpha"), (["--init", __file__, "--strength", "1.5"], "--strength"),
 ])
 def test_generate_cli_checks_every_option_before_loading_a_model(tmp_path, args, message):
     from typer.testing import CliRunner
@@ -176,6 +177,28 @@ def test_generate_cli_checks_every_option_before_loading_a_model(tmp_path, args,
                                       str(tmp_path / "no-such-model"), *args])
     assert result.exit_code == 2 and message in result.output  # a usage error, not the missing model
     assert not list(tmp_path.glob("x*"))
+
+
+def test_generation_problems_names_each_bad_setting_and_passes_good_ones():
+    from cinediff.models.generate import generation_problems
+
+    assert generation_problems() == {} and generation_problems(4, "heun", "mixed", 0.0, 8.0, 1.0) == {}
+    found = generation_problems(steps=0, sampler="magic", noise_prior="pink", noise_alpha=-1.0, fps=0.0, strength=0.0)
+    assert list(found) == ["steps", "sampler", "noise_prior", "noise_alpha", "fps", "strength"]
+    assert found["steps"] == "must be ≥ 1, got 0" and found["strength"] == "must be in (0, 1], got 0.0"
+    assert found["noise_prior"] == "must be one of ['iid', 'mixed', 'progressive'], got 'pink'"
+
+
+def test_write_video_and_gif_writes_the_mp4_its_sidecar_and_the_gif(tmp_path):
+    import json
+
+    from cinediff.io import write_video_and_gif
+
+    video = torch.rand(3, 4, 16, 16) * 2 - 1
+    mp4, sidecar, gif = write_video_and_gif(tmp_path / "a.mp4", video, 4.0, {"prompt": "p"})
+    assert (mp4.name, sidecar.name, gif.name) == ("a.mp4", "a.json", "a.gif")
+    assert json.loads(sidecar.read_text())["prompt"] == "p"
+    assert read_video(gif).shape == read_video(mp4).shape == (3, 4, 16, 16)
 
 
 def test_models_and_recipes_commands_list_what_ships():

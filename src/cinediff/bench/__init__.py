@@ -8,6 +8,7 @@ plugs in by adding one entry to ``SUITES``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ SUITES = {
     "cmd": "cinediff.bench.cmd",
     "diagnose": "cinediff.bench.diagnose",
     "generate": "cinediff.bench.generate",
+    "methods": "cinediff.bench.methods",
     "train": "cinediff.bench.train",
     "noise": "cinediff.bench.noise",
     "pyoco": "cinediff.bench.pyoco",
@@ -40,7 +42,12 @@ def machine() -> dict:
 def run_suite(name: str, json_path: str | Path | None = None, **options) -> dict:
     if name not in SUITES:
         raise ValueError(f"unknown bench suite {name!r}; choose one of {sorted(SUITES)}")
-    result = importlib.import_module(SUITES[name]).run(**options)
+    suite = importlib.import_module(SUITES[name]).run
+    accepted = inspect.signature(suite).parameters
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"bench {name} has no option {', '.join(unknown)}; it takes {', '.join(accepted)}")
+    result = suite(**options)
     result = {"suite": name, "machine": machine(), "options": options, **result}
     if json_path is not None:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

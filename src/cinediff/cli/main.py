@@ -108,11 +108,10 @@ def generate(
 ) -> None:
     """Generate videos from a text prompt, offline, with the default or a given model (or pipeline)."""
     import cinediff
-    from cinediff.io import make_grid, write_video
+    from cinediff.io import make_grid, write_video, write_video_and_gif
     from cinediff.io.video import check_output_path, from_uint8_frames
-    from cinediff.noise import DEFAULT_ALPHA
+    from cinediff.models.generate import generation_problems
     from cinediff.runtime import check_device, check_seed
-    from cinediff.samplers import SAMPLERS
 
     prompts = prompts_to_generate(prompt, prompts_file)  # every option checked before the model loads
     check_output_path(out)
@@ -120,15 +119,11 @@ def generate(
         raise typer.BadParameter(f"must be ≥ 1, got {num}", param_hint="--num")
     total = len(prompts) * num
     check_seed(seed), check_seed(seed + total - 1)
-    checks = [(sampler is not None and sampler not in SAMPLERS, "--sampler", f"one of {sorted(SAMPLERS)}"),
-              (noise_prior is not None and noise_prior not in DEFAULT_ALPHA, "--noise-prior", f"one of {sorted(DEFAULT_ALPHA)}"),
-              (steps is not None and steps < 1, "--steps", "≥ 1"), (fps is not None and fps <= 0, "--fps", "> 0"),
-              (strength is not None and not 0 < strength <= 1, "--strength", "in (0, 1]"),
-              (strength is not None and init is None, "--strength", "used with --init"),
-              (init is not None and not Path(init).is_file(), "--init", "an existing image or video file")]
-    for bad, hint, need in checks:
-        if bad:
-            raise typer.BadParameter(f"must be {need}", param_hint=hint)
+    problems = generation_problems(steps, sampler, noise_prior, noise_alpha, fps, strength)
+    problems |= {"strength": "must be used with --init"} if strength is not None and init is None else {}
+    problems |= {"init": "must be an existing image or video file"} if init is not None and not Path(init).is_file() else {}
+    for field, problem in problems.items():
+        raise typer.BadParameter(problem, param_hint="--" + field.replace("_", "-"))
     dev = str(check_device(device)) if device else None
     pipe = cinediff.load(model or "default", device=dev)
     result = pipe(prompts, negative_prompt=negative or None, num_inference_steps=steps, guidance_scale=guidance,
@@ -143,7 +138,7 @@ def generate(
         meta = {"prompt": settings["prompts"][i], "seed": settings["seeds"][i], "seeds": [settings["seeds"][i]],
                 "generation": settings["generation"], "model": model or "default", "model_step": step,
                 **({"init": init} if init else {})}
-        for written in write_video(path, video, fps=rate, metadata=meta) + write_video(path.with_suffix(".gif"), video, fps=rate):
+        for written in write_video_and_gif(path, video, rate, meta):
             typer.echo(f"wrote {written}")
     if grid and total > 1:
         path = Path(out).with_name(f"{Path(out).stem}-grid{Path(out).suffix}")
@@ -265,7 +260,7 @@ def pipeline(
 
 @app.command("eval")
 def evaluate(
-    model: str = typer.Argument(None, help="Exported model folder (default: the shipped model)."),
+    model: str = typer.Argument(None, help="Exported model or pipeline folder (default: the shipped model)."),
     prompts: str = typer.Option("builtin", "--prompts", help="builtin | builtin-heldout | builtin-reworded (held-out wording) | a file with one prompt per line."),
     num: int = typer.Option(32, "--num", help="Videos to generate and score."),
     out: str = typer.Option("report", "-o", "--out", help="Report folder (index.html, metrics.json, GIFs)."),
@@ -312,11 +307,13 @@ def evaluate_autoencoder(source: str, num: int, out: Path) -> None:
 
 @app.command()
 def bench(
-    suite: str = typer.Argument(..., help="backbones | train | noise | generate | pyoco | show1 | cmd | diagnose | recipes"),
+    suite: str = typer.Argument(..., help="backbones | train | noise | generate | pyoco | show1 | cmd | diagnose | recipes | methods"),
     model: str = typer.Argument(None, help="diagnose: the model to examine (an exported folder; default: the shipped one)."),
     json_path: str = typer.Option(None, "--json", help="Write the results here as JSON."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes: checks the suite runs, figures mean little."),
     options: list[str] = typer.Option([], "--set", help="Suite option, e.g. --set threads=1 --set size=32 (repeatable)."),
+    budget: float = typer.Option(None, "--budget", help="methods: training minutes per method."),
+    size: int = typer.Option(None, "--size", help="methods, cmd: clip height = width (methods: 32 or 64)."),
 ) -> None:
     """Measure an efficiency claim as ratios side by side in one run; prints a table."""
     from rich.console import Console
@@ -324,7 +321,8 @@ def bench(
     from cinediff.bench import run_suite
     from cinediff.training.config import apply_overrides
 
-    options = apply_overrides({}, options) | ({"model": model} if model else {})
+    given = {"model": model, "budget": budget, "size": size}
+    options = apply_overrides({}, options) | {k: v for k, v in given.items() if v is not None}
     result = run_suite(suite, json_path, quick=quick, **options)
     console = Console()
     title = f"bench {suite} — {result['machine']['device']}, torch {result['machine']['torch']}"

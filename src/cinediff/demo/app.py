@@ -33,6 +33,7 @@ DEFAULT_PORT = 7860
 FONTS = ("ui-sans-serif", "system-ui", "sans-serif")  # no web-font request from the page
 MONO_FONTS = ("ui-monospace", "monospace")
 VIDEO_CSS = "video { image-rendering: pixelated; }"  # 32x32 clips enlarged without blur
+FIELD_NAMES = {"noise_prior": "noise prior", "noise_alpha": "noise α"}  # as the page labels them
 
 
 @dataclass
@@ -52,9 +53,8 @@ class Request:
     def checked(self) -> Request:
         """The same request with page values normalised (blank → None; the text of a number box or a
         float → a number, an int for seed and steps), or a ValueError naming the field."""
-        from cinediff.noise import DEFAULT_ALPHA
+        from cinediff.models.generate import generation_problems
         from cinediff.runtime import check_seed
-        from cinediff.samplers import SAMPLERS
         from cinediff.text import check_prompt
 
         model = blank(self.model)
@@ -65,16 +65,10 @@ class Request:
         if seed is None:
             raise ValueError("seed must be a whole number")
         check_seed(seed)
-        if steps is not None and steps < 1:
-            raise ValueError(f"steps must be ≥ 1, got {steps}")
         sampler, prior = blank(self.sampler), blank(self.noise_prior)
-        if sampler is not None and sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-        if prior is not None and prior not in DEFAULT_ALPHA:
-            raise ValueError(f"noise prior must be one of {sorted(DEFAULT_ALPHA)}, got {prior!r}")
         guidance, alpha = as_number(self.guidance, "guidance"), as_number(self.noise_alpha, "noise α")
-        if alpha is not None and alpha < 0:
-            raise ValueError(f"noise α must be ≥ 0, got {alpha}")
+        for field, problem in generation_problems(steps, sampler, prior, alpha).items():
+            raise ValueError(f"{FIELD_NAMES.get(field, field)} {problem}")
         return Request(str(model).strip(), self.prompt, self.negative_prompt or "", seed, steps, guidance,
                        sampler, prior, alpha)
 
@@ -138,7 +132,7 @@ class Studio:
     def generate(self, request: Request, progress=None) -> tuple[Path, Path]:
         """Sample one video for ``request``; returns (mp4, JSON sidecar). ``progress(fraction, text)``
         is called after every sampler step."""
-        from cinediff.io import write_video
+        from cinediff.io import write_video_and_gif
         from cinediff.io.video import from_uint8_frames
 
         request = request.checked()
@@ -157,8 +151,7 @@ class Studio:
         video = from_uint8_frames(result.frames[0])
         meta = {"prompt": request.prompt, "seed": request.seed, "request": asdict(request),
                 "generation": result.settings["generation"], "model": request.model}
-        mp4, sidecar = write_video(path, video, fps=pipe.fps, metadata=meta)
-        write_video(path.with_suffix(".gif"), video, fps=pipe.fps)
+        mp4, sidecar, _gif = write_video_and_gif(path, video, pipe.fps, meta)
         return mp4, sidecar
 
 

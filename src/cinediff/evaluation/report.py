@@ -237,27 +237,44 @@ def generate_for_prompts(loaded, prompts: list[str], seed: int, config, batch_si
     """Videos (N, C, T, H, W) in [-1, 1], float32 on the CPU, one per prompt (seeds seed, seed+1, ...)."""
     from cinediff.models.generate import generate
 
-    chunks = []
-    for start in range(0, len(prompts), batch_size):
-        part = prompts[start:start + batch_size]
-        seeds = list(range(seed + start, seed + start + len(part)))
-        chunks.append(generate(loaded, part, seeds, config, device, disable_progress=None).float().cpu())
-    return torch.cat(chunks)
+    return torch.cat([generate(loaded, part, seeds, config, device, disable_progress=None).float().cpu()
+                      for part, seeds in batches_of(prompts, seed, batch_size)])
+
+
+def batches_of(prompts: list[str], seed: int, batch_size: int) -> list[tuple[list[str], list[int]]]:
+    """``prompts`` in chunks of ``batch_size`` with their seeds (prompt i gets seed + i)."""
+    return [(prompts[start:start + batch_size], list(range(seed + start, seed + min(start + batch_size, len(prompts)))))
+            for start in range(0, len(prompts), batch_size)]
+
+
+def generate_from(model: str | Path | None, prompts: list[str], seed: int, generation: dict, batch_size: int,
+                  device: str) -> tuple[torch.Tensor, float, dict]:
+    """Videos (N, C, T, H, W) in [-1, 1] on the CPU from an exported model (or a shipped name) or a
+    multi-stage pipeline folder (``generation`` overrides every stage); their fps; what was used."""
+    from cinediff.models.loading import load_model
+    from cinediff.pipelines import is_pipeline, load_pipeline
+
+    if is_pipeline(model):
+        pipeline = load_pipeline(model, device)
+        videos = torch.cat([pipeline(part, seeds, device, **generation).video.float().cpu()
+                            for part, seeds in batches_of(prompts, seed, batch_size)])
+        return videos, pipeline.fps, {"model_step": None, "generation": {"pipeline": pipeline.method, **generation}}
+    loaded = load_model(model, device)
+    config = loaded.generation_config(generation)
+    videos = generate_for_prompts(loaded, prompts, seed, config, batch_size, device)
+    return videos, loaded.fps, {"model_step": loaded.config.get("step"), "generation": dataclasses.asdict(config)}
 
 
 def evaluate(model: str | None, prompts: list[str], out_dir: Path, seed: int = 0, batch_size: int = 8,
              generation: dict | None = None, device: str = "cpu", real_split: str = "train",
              classifier: str | Path | VideoClassifier | None = "shipped", i3d: str | Path | None = None,
              clip: str | Path | None = None) -> dict:
-    """Generate one video per prompt (seeds seed, seed+1, ...), score them and moving-shapes
-    clips of ``real_split`` (see the module doc), write the report; returns the metrics."""
-    from cinediff.models.loading import load_model
-
+    """Generate one video per prompt (seeds seed, seed+1, ...) with an exported model or a pipeline
+    folder, score them and moving-shapes clips of ``real_split`` (see the module doc), write the
+    report; returns the metrics."""
     # Phase 1: networks first, so that a wrong path fails before any generation
     scorers = load_scorers(classifier, i3d, clip, device)
-    loaded = load_model(model, device)
-    config = loaded.generation_config(generation or {})
-    videos = generate_for_prompts(loaded, prompts, seed, config, batch_size, device)
+    videos, fps, used = generate_from(model, prompts, seed, generation or {}, batch_size, device)
     # Phase 2: real clips: the reference 0..N-1 (the built-in prompts' own clips), the floor N..2N-1
     n = len(prompts)
     real, records = real_clips(real_split, range(n), videos.shape[2:])
@@ -268,13 +285,12 @@ def evaluate(model: str | None, prompts: list[str], out_dir: Path, seed: int = 0
     distances, notes = distance_metrics(scorers, videos, real, floor)
     metrics |= {REAL + k: v for k, v in real_metrics.items()} | distances | {"num_videos": n}
     # Phase 4: the report
-    info = {"model": str(model or "default"), "model_step": loaded.config.get("step"), "seed": seed,
-            "generation": dataclasses.asdict(config),
+    info = {"model": str(model or "default"), **used, "seed": seed,
             "real_clips": {"dataset": "moving-shapes", "split": real_split, "seed": PROMPT_SEED,
                            "size": list(videos.shape[2:]), "reference": [0, n], "floor": [n, 2 * n],
                            "captions_are_prompts": [r["caption"] for r in records] == prompts},
             "notes": scorers.notes + notes}
     per_video = {name: {k: [s[k] for s in found] for k in ("temporal_consistency", "flicker")}
                  for name, found in (("generated", scores), ("real", real_scores))}
-    write_report(Path(out_dir), metrics, info, per_video, prompts, scores, videos, loaded.fps)
+    write_report(Path(out_dir), metrics, info, per_video, prompts, scores, videos, fps)
     return metrics

@@ -11,6 +11,7 @@ from cinediff.io.video import (
     write_gif,
     write_mp4,
     write_video,
+    write_video_and_gif,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "write_gif",
     "write_mp4",
     "write_video",
+    "write_video_and_gif",
 ]

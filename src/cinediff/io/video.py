@@ -287,3 +287,9 @@ def probe_video(path: str | os.PathLike) -> dict:
         num_frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
         return dict(fps=float(rate) if rate else None, num_frames=num_frames, duration=duration,
                     width=stream.codec_context.width, height=stream.codec_context.height)
+
+
+def write_video_and_gif(path: str | os.PathLike, video: torch.Tensor, fps: float, metadata: dict) -> list[Path]:
+    """What cinediff writes for a generated video: ``path`` (.mp4) with its JSON sidecar, and the
+    same frames as ``<stem>.gif``. Returns [mp4, sidecar, gif]."""
+    return write_video(path, video, fps=fps, metadata=metadata) + write_video(Path(path).with_suffix(".gif"), video, fps=fps)

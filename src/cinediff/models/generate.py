@@ -23,6 +23,24 @@ from cinediff.samplers import (
 from cinediff.text import check_prompt, text_condition
 
 
+def generation_problems(steps: int | None = None, sampler: str | None = None, noise_prior: str | None = None,
+                        noise_alpha: float | None = None, fps: float | None = None,
+                        strength: float | None = None) -> dict[str, str]:
+    """What is wrong with generation settings a user typed (None: the model's own), as
+    ``{field: "must be ..., got ..."}`` — empty when all are fine. The CLI and the demo both ask."""
+    from cinediff.noise import DEFAULT_ALPHA
+    from cinediff.samplers import SAMPLERS
+
+    rules = {"steps": (steps, lambda v: v >= 1, "≥ 1"),
+             "sampler": (sampler, lambda v: v in SAMPLERS, f"one of {sorted(SAMPLERS)}"),
+             "noise_prior": (noise_prior, lambda v: v in DEFAULT_ALPHA, f"one of {sorted(DEFAULT_ALPHA)}"),
+             "noise_alpha": (noise_alpha, lambda v: v >= 0, "≥ 0"),
+             "fps": (fps, lambda v: v > 0, "> 0"),
+             "strength": (strength, lambda v: 0 < v <= 1, "in (0, 1]")}
+    return {field: f"must be {need}, got {value!r}" for field, (value, ok, need) in rules.items()
+            if value is not None and not ok(value)}
+
+
 @dataclass
 class GenerationConfig:
     steps: int = 24  # sampler steps (Heun uses ~2 network calls per step)
