@@ -6,12 +6,22 @@ import pytest
 import torch
 
 from cinediff.bench import run_suite
-from cinediff.bench.diagnose import (OPPOSITE_MOTION, linear_probe, motion_word_test, partial_noising, prompt_features,
-                                     real_set, swapped_caption)
+from cinediff.bench.diagnose import (
+    OPPOSITE_MOTION,
+    RESPONSE_PAIRS,
+    SIGN_PAIRS,
+    linear_probe,
+    motion_word_test,
+    partial_noising,
+    prompt_features,
+    prompt_response,
+    real_set,
+    swapped_caption,
+)
 from cinediff.data import parse_caption
-from cinediff.training.export import untrained_model
 from cinediff.text import load_text_encoder
 from cinediff.training.config import load_config
+from cinediff.training.export import untrained_model
 
 TINY_FIT = ("model.backbone_args={dim=32, latent_dim=32, num_latents=4, num_blocks=1, self_attn_layers_per_block=1, "
             "dim_head=16, base_frames=8, base_size=[32, 32], frames_per_group=4, time_embed_dim=32}")
@@ -78,10 +88,32 @@ def test_minilm_token_states_separate_motion_words(minilm):
     assert probe["motion_accuracy"] >= 0.9 and probe["color_accuracy"] >= 0.9 and probe["shape_accuracy"] >= 0.9
 
 
+def test_prompt_response_is_zero_without_text_and_measures_what_the_text_changes(untrained):
+    rows = prompt_response(untrained, [80.0, 1.0], num=2)  # untrained FIT: zero output layer, no response
+    assert [r["sigma"] for r in rows] == [80.0, 1.0]
+    assert all(r[name] == 0 for r in rows for name in RESPONSE_PAIRS)
+
+    class EchoesTheText(torch.nn.Module):
+        """D = the prompt's mean token state, broadcast: responds to every word difference."""
+
+        def forward(self, x, sigma, text, text_mask):
+            mask = text_mask.float()[..., None]
+            states = (text * mask).sum(1) / mask.sum(1)  # (B, D)
+            return states[:, :1, None, None, None].expand_as(x)
+
+    class Loaded:
+        denoiser, text_encoder, shape = EchoesTheText(), untrained.text_encoder, (3, 2, 4, 4)
+
+    row = prompt_response(Loaded(), [1.0], num=2)[0]
+    state = lambda w: prompt_features(untrained.text_encoder, [f"a red circle {w}"])[0, 0]  # noqa: E731
+    assert row["left/right"] == pytest.approx(abs(float(state("moving left") - state("moving right"))), rel=1e-4)
+    assert row["sign_vs_axis"] == pytest.approx(sum(row[n] for n in SIGN_PAIRS) / 3 / row["left/up"])
+
+
 def test_diagnose_suite_quick_writes_json(tmp_path):
     result = run_suite("diagnose", tmp_path / "d.json", quick=True)
     tests = {r["test"] for r in result["rows"]}
-    assert tests == {"partial_noising", "motion_word", "linear_probe", "motion_word_signal"}
+    assert tests == {"partial_noising", "motion_word", "prompt_response", "linear_probe", "motion_word_signal"}
     signal = next(r for r in result["rows"] if r["test"] == "motion_word_signal")
     assert 0 <= signal["time_averaged"] <= signal["explained"] <= 1
     assert json.loads((tmp_path / "d.json").read_text())["suite"] == "diagnose"

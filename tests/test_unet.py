@@ -278,6 +278,44 @@ def test_frame_text_embedding_ties_the_prompt_to_the_frame_index():
     assert not torch.allclose(added[0, 0] - added[0, 2], added[1, 0] - added[1, 2], atol=1e-4)
 
 
+def test_clip_positions_run_from_minus_one_to_one_smoothly():
+    from cinediff.backbones.embeddings import clip_positions
+
+    features = clip_positions(5)
+    assert features.shape == (5, 8)
+    torch.testing.assert_close(features[:, 0], torch.ones(5))
+    torch.testing.assert_close(features[:, 1], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))
+    torch.testing.assert_close(features[:, 2], torch.sin(torch.pi * features[:, 1] / 2))  # k = 1 sine
+    torch.testing.assert_close(features[:, 7], torch.cos(3 * torch.pi * features[:, 1] / 2))  # k = 3 cosine
+    assert clip_positions(1)[0, 1] == 0.0
+
+
+def test_frame_text_product_is_a_no_op_at_first_then_a_bilinear_prompt_x_frame_term():
+    from cinediff.backbones.embeddings import clip_positions
+
+    base = seeded(TINY)
+    model = UNet(replace(TINY, frame_text_product=True)).eval()
+    missing = model.load_image_weights(base.state_dict())
+    assert missing and all(k.startswith("frame_text_product.") for k in missing)
+    x, c, text = inputs(t=3)
+    torch.testing.assert_close(model(x, c, text), base(x, c, text))  # zero-init output: unchanged
+    product = model.frame_text_product
+    with torch.no_grad():
+        product.out.weight.normal_(0, 0.2)
+    torch.testing.assert_close(model(x[:, :, 0], c, text), base(x[:, :, 0], c, text))  # images: none
+    assert not torch.allclose(model(x, c, text), base(x, c, text))
+    pooled = pooled_text(text, None)  # (2, D)
+    added = product(pooled, 3).unflatten(0, (2, 3))  # (clip, frame, D_temb), the U-Net's (b t) order
+    normed = torch.nn.functional.layer_norm(pooled, pooled.shape[-1:])
+    expected = product.out((product.text(normed)[:, None] * product.frame(clip_positions(3))[None]).flatten(0, 1))
+    torch.testing.assert_close(added.flatten(0, 1), expected)
+    # bilinear: with the biases off, prompt b's term is the negative of prompt a's when its features are
+    with torch.no_grad():
+        product.text.bias.zero_(), product.frame.bias.zero_(), product.out.bias.zero_()
+    flipped = product(-pooled, 3)
+    torch.testing.assert_close(flipped, -product(pooled, 3))
+
+
 def test_spacetime_attention_relates_frames_and_leaves_images_alone():
     base = seeded(TINY)
     model = UNet(replace(TINY, spacetime_attention=True)).eval()

@@ -44,3 +44,38 @@ class TimestepEmbedding(nn.Module):
     def forward_features(self, features: torch.Tensor) -> torch.Tensor:
         """The MLP alone on given features (B, in_dim), e.g. a pooled text state → (B, out_dim)."""
         return self.linear_2(self.act(self.linear_1(features.to(self.linear_1.weight.dtype))))
+
+
+def clip_positions(num_frames: int, device=None) -> torch.Tensor:
+    """Where each frame lies in its clip, ``(T,) -> (T, 8)``: s = 2t/(T − 1) − 1 in [−1, 1], and
+    1, s, sin/cos(kπs/2) for k = 1..3 — smooth in s, so a linear motion is a linear feature."""
+    s = torch.linspace(-1.0, 1.0, num_frames, device=device) if num_frames > 1 else torch.zeros(1, device=device)
+    waves = [f(k * math.pi * s / 2) for k in (1, 2, 3) for f in (torch.sin, torch.cos)]
+    return torch.stack([torch.ones_like(s), s, *waves], dim=-1)
+
+
+class FrameTextProduct(nn.Module):
+    """The prompt × frame-position interaction as one bilinear term of each frame's time embedding:
+    ``W_out((W_text · LN(pooled)) ⊙ (W_frame · clip_positions))``.
+
+    'moving left' and 'moving right' (and 'growing' and 'shrinking') give the same time-averaged
+    clip: only the product of the prompt and the frame's place in the clip tells them apart. An
+    MLP of the two concatenated has to build that product from its nonlinearity, from inputs of very
+    different sizes (the pooled MiniLM state has norm 1); here it is one multiplication of two
+    normalised factors. ``W_out`` starts at zero, so a model gains it as a no-op.
+    """
+
+    def __init__(self, text_dim: int, out_dim: int, rank: int = 64):
+        super().__init__()
+        self.norm = nn.LayerNorm(text_dim, elementwise_affine=False)
+        self.text = nn.Linear(text_dim, rank)
+        self.frame = nn.Linear(8, rank)
+        self.out = nn.Linear(rank, out_dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, pooled: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """pooled: (B, D_text) → (B·T, out_dim), frames of a clip consecutive (the U-Net's (b t) order)."""
+        text = self.text(self.norm(pooled.to(self.text.weight.dtype)))  # (B, R)
+        frame = self.frame(clip_positions(num_frames, pooled.device).to(text.dtype))  # (T, R)
+        return self.out((text[:, None] * frame[None]).flatten(0, 1))

@@ -24,7 +24,11 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from cinediff.backbones.attention import TransformerBlock
-from cinediff.backbones.embeddings import TimestepEmbedding, sinusoidal_embedding
+from cinediff.backbones.embeddings import (
+    FrameTextProduct,
+    TimestepEmbedding,
+    sinusoidal_embedding,
+)
 from cinediff.backbones.temporal import make_temporal_mixer
 from cinediff.text.encoders import masked_mean
 
@@ -50,6 +54,8 @@ class UNetConfig:
     text_embedding: bool = False  # add an MLP of the prompt's mean token state to the time embedding (Imagen's pooled text)
     frame_text_embedding: bool = False  # add an MLP of [mean token state, frame index features] to each frame's
     #                                     time embedding: the prompt x frame-order interaction a motion's sign needs
+    frame_text_product: bool = False  # add the bilinear prompt x frame-position term (FrameTextProduct) to each
+    #                                   frame's time embedding
     spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
     coord_channels: bool = False  # append (t, y, x) in [-1, 1] as input channels (CoordConv, Liu et al. 2018): where
@@ -252,6 +258,7 @@ class UNet(nn.Module):
         self.frame_embedding = condition_embedding(ch[0], temb_dim, config.frame_embedding)
         self.text_embedding = condition_embedding(config.text_dim, temb_dim, config.text_embedding)
         self.frame_text_embedding = condition_embedding(config.text_dim + ch[0], temb_dim, config.frame_text_embedding)
+        self.frame_text_product = FrameTextProduct(config.text_dim, temb_dim) if config.frame_text_product else None
         self.down_blocks = nn.ModuleList(self.down_level(i, config) for i in range(len(ch)))
         self.mid_block = MidBlock(ch[-1], config)
         self.up_blocks = nn.ModuleList(self.up_level(i, config) for i in reversed(range(len(ch))))
@@ -316,6 +323,8 @@ class UNet(nn.Module):
                               "t d -> (b t) d", b=clips)
             features = torch.cat([per_frame(pooled, num_frames), position.to(pooled.dtype)], dim=-1)
             temb = temb + self.frame_text_embedding.forward_features(features).to(temb.dtype)
+        if self.frame_text_product is not None and pooled is not None:
+            temb = temb + self.frame_text_product(pooled, num_frames).to(temb.dtype)
         return temb
 
     def frames_forward(self, h: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
@@ -405,7 +414,7 @@ class UNet(nn.Module):
 
 
 NEW_LAYER_PREFIXES = ("fps_embedding.", "height_embedding.", "width_embedding.", "frame_embedding.", "text_embedding.",
-                      "frame_text_embedding.")
+                      "frame_text_embedding.", "frame_text_product.")
 
 
 def config_to_diffusers(config: UNetConfig, sample_size: int = 64) -> dict:
@@ -436,7 +445,12 @@ def save_diffusers(unet: UNet, path: str | Path, sample_size: int = 64) -> Path:
     computes the same function on images."""
     from safetensors.torch import save_file
 
-    from cinediff.weights import CHECKSUM_KEY, atomic_write, atomic_write_json, tensors_sha256
+    from cinediff.weights import (
+        CHECKSUM_KEY,
+        atomic_write,
+        atomic_write_json,
+        tensors_sha256,
+    )
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

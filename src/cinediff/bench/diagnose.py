@@ -11,6 +11,11 @@
    **Motion-word signal**: how much the word *could* help — the share of the variance of the
    model's own training clips that their motion words explain (per frame, and with the frames
    averaged: the part that does not need the frame order).
+   **Prompt response**: what the denoiser does with the word. The RMS difference of its outputs
+   D(x; σ, prompt) for two prompts that differ only in the motion word, on the same inputs (pure
+   noise × σ, where sampling starts). Opposite words (left / right, up / down, growing /
+   shrinking: the same time-averaged clip) are compared with words of another axis (left / up).
+   ``sign_vs_axis`` ≈ 0 means the model tells the axis but not the direction apart.
 3. **Linear probe**: can a linear classifier read the motion (and colour, shape) from what the
    backbone receives, the text encoder's token states (mean over the prompt's tokens)? Trained
    on captions of one seed, tested on another's; near-chance accuracy would put the blame on
@@ -157,6 +162,35 @@ def motion_word_signal(clips: torch.Tensor, records: list[dict]) -> dict:
     return {"explained": full, "time_averaged": averaged, "frame_order": full - averaged}
 
 
+# ---------------------------------------------------------------- 2c. what the model does with the word
+
+RESPONSE_PAIRS = {"left/right": ("moving left", "moving right"), "up/down": ("moving up", "moving down"),
+                  "growing/shrinking": ("growing", "shrinking"), "left/up": ("moving left", "moving up")}
+SIGN_PAIRS = ("left/right", "up/down", "growing/shrinking")  # same time-averaged clip: only the frame order differs
+
+
+@torch.no_grad()
+def prompt_response(loaded, sigmas: list[float], num: int = 16, subject: str = "a red circle", seed: int = 0,
+                    pairs: dict[str, tuple[str, str]] = RESPONSE_PAIRS, device="cpu") -> list[dict]:
+    """Per σ: for each pair of motion words, RMS of D(x; σ, "<subject> <a>") − D(x; σ, "<subject> <b>") over
+    ``num`` inputs x = σ · noise (the same for both), and ``sign_vs_axis``: the mean over the opposite-word
+    pairs divided by the left / up pair's."""
+    from cinediff.text import text_condition
+
+    noise = torch.randn(num, *loaded.shape, generator=torch.Generator().manual_seed(seed)).to(device)
+    words = sorted({w for pair in pairs.values() for w in pair})
+    cond = {w: text_condition(loaded.text_encoder, [f"{subject} {w}"] * num) for w in words}
+    rows = []
+    for sigma in sigmas:
+        sigma_batch = torch.full((num,), sigma, device=device)
+        out = {w: loaded.denoiser(noise * sigma, sigma_batch, **cond[w]).float() for w in words}
+        row = {"sigma": sigma} | {name: float((out[a] - out[b]).pow(2).mean().sqrt()) for name, (a, b) in pairs.items()}
+        if "left/up" in row and all(name in row for name in SIGN_PAIRS):
+            row["sign_vs_axis"] = fmean(row[name] for name in SIGN_PAIRS) / max(row["left/up"], 1e-12)
+        rows.append(row)
+    return rows
+
+
 # ---------------------------------------------------------------- 3. linear probe
 
 
@@ -233,6 +267,9 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
             for r in partial_noising(loaded, clips, records, strengths, device=device, generation=generation)]
     word = motion_word_test(loaded, clips, records, num_sigmas, device)
     rows += [{"test": "motion_word", **r} for r in word]
+    response = prompt_response(loaded, sigma_bins(loaded.denoiser, num_sigmas), min(num, 16), device=device) \
+        if loaded.text_encoder is not None else []
+    rows += [{"test": "prompt_response", **r} for r in response]
     signal = {}
     if loaded.config.get("data", {}).get("dataset", "moving-shapes") == "moving-shapes":
         signal = motion_word_signal(*training_clips(loaded, signal_clips))
@@ -243,11 +280,15 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
     ratios = {"mean_relative_gap": fmean(r["relative_gap"] for r in word if math.isfinite(r["relative_gap"]))}
     ratios |= {f"probe_{k}": v for k, v in probe.items() if k.endswith("accuracy")}
     ratios |= {f"word_signal_{k}": v for k, v in signal.items()}
+    if response:
+        ratios["mean_sign_vs_axis_response"] = fmean(r["sign_vs_axis"] for r in response)
     return {"rows": rows, "ratios": ratios,
             "input": {"model": str(model or "default"), "shape": list(loaded.shape), "clips": num,
                       "clip_seed": DIAGNOSE_SEED, "device": device},
             "notes": ["partial_noising: s = 1 is generation from pure noise; accuracies of real clips are ~1",
                       "motion_word: gap = loss(swapped motion words) - loss(true caption); > 0: the model uses the word",
+                      "prompt_response: RMS of D(sigma * noise) between prompts differing only in the motion word; "
+                      "sign_vs_axis = opposite-word pairs / left-vs-up (~0: the direction is not used)",
                       "linear_probe: token states averaged over the prompt; train seed 11, test seed 12, one object",
                       "motion_word_signal: share of the variance of the model's own training clips the motion words "
                       "explain (the optimal gain from the word at high noise); time_averaged: ignoring frame order"]}

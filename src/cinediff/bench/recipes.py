@@ -146,6 +146,13 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                                [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, frame_embedding=true, "
                                                                         "coord_channels=true", patch_size=1),
                                                 *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
+    "unet-pixel-16-motion-only-sweep-product": ("unet-pixel-16-motion-only-sweep-frames plus the bilinear prompt x "
+                                                "frame-position term in every frame's time embedding "
+                                                "(frame_text_product): the sign of a motion as one product of two "
+                                                "normalised factors, not built from an MLP's curvature",
+                                                [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, frame_embedding=true, "
+                                                                         "frame_text_product=true", patch_size=1),
+                                                 *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),

@@ -21,8 +21,8 @@ import warnings
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,6 +40,17 @@ _CONTAINERS = {
 }
 _CRF_CODECS = {"libx264": {}, "libvpx-vp9": {"b": "0"}}  # constant-quality mode; extra options
 _EPS = 1e-4  # s; container timestamps are rounded to their time base
+
+if TYPE_CHECKING:
+    import av
+
+
+@functools.cache
+def pyav():
+    """PyAV, imported on first use: GIF and PNG files (and everything that is not mp4) need no FFmpeg."""
+    import av
+
+    return av
 
 
 class VideoDecodeError(RuntimeError):
@@ -90,8 +101,8 @@ def _encoder(suffix: str) -> str:
     """First encoder for ``suffix`` that this PyAV build has; warns on a fallback."""
     wanted = _CONTAINERS[suffix][1]
     for name in wanted:
-        with contextlib.suppress(av.FFmpegError, ValueError):  # UnknownCodecError is a ValueError
-            av.Codec(name, "w")
+        with contextlib.suppress(pyav().FFmpegError, ValueError):  # UnknownCodecError is a ValueError
+            pyav().Codec(name, "w")
             if name != wanted[0]:
                 warnings.warn(f"{wanted[0]} encoder not in this PyAV build; writing {suffix} with {name}")
             return name
@@ -108,7 +119,7 @@ def _write_encoded(path: str | os.PathLike, video: torch.Tensor, fps: float, crf
             raise ValueError(f"yuv420p needs an even frame size, got H x W = {h} x {w}; pass pad_to_even=True")
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     codec = _encoder(suffix)
-    with atomic_path(path) as tmp, av.open(tmp, "w", format=_CONTAINERS[suffix][0]) as container:
+    with atomic_path(path) as tmp, pyav().open(tmp, "w", format=_CONTAINERS[suffix][0]) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         if codec in _CRF_CODECS:
@@ -116,7 +127,7 @@ def _write_encoded(path: str | os.PathLike, video: torch.Tensor, fps: float, crf
         else:  # bitrate codecs: ~1 bit per pixel is near-transparent for MPEG-4 part 2
             stream.bit_rate = int(frames[0].size / 3 * fps)
         for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            container.mux(stream.encode(pyav().VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())  # flush
 
 
@@ -199,11 +210,11 @@ def write_video(path: str | os.PathLike, video: torch.Tensor, fps: float = 8,
 def _open_video(path: str | os.PathLike):
     """Yield ``(container, first video stream)``; av and OS errors become VideoDecodeError."""
     try:
-        with av.open(str(path)) as container:
+        with pyav().open(str(path)) as container:
             if not container.streams.video:
                 raise VideoDecodeError(path, "no video stream")
             yield container, container.streams.video[0]
-    except (av.FFmpegError, OSError) as e:
+    except (pyav().FFmpegError, OSError) as e:
         raise VideoDecodeError(path, f"{type(e).__name__}: {e}") from e
 
 
@@ -283,7 +294,7 @@ def probe_video(path: str | os.PathLike) -> dict:
     with _open_video(path) as (container, stream):
         rate = stream.average_rate or stream.guessed_rate
         duration = (float(stream.duration * stream.time_base) if stream.duration is not None
-                    else container.duration / av.time_base if container.duration else None)
+                    else container.duration / pyav().time_base if container.duration else None)
         num_frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
         return dict(fps=float(rate) if rate else None, num_frames=num_frames, duration=duration,
                     width=stream.codec_context.width, height=stream.codec_context.height)
