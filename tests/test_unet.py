@@ -305,15 +305,30 @@ def test_frame_text_product_is_a_no_op_at_first_then_a_bilinear_prompt_x_frame_t
     torch.testing.assert_close(model(x[:, :, 0], c, text), base(x[:, :, 0], c, text))  # images: none
     assert not torch.allclose(model(x, c, text), base(x, c, text))
     pooled = pooled_text(text, None)  # (2, D)
-    added = product(pooled, 3).unflatten(0, (2, 3))  # (clip, frame, D_temb), the U-Net's (b t) order
+    added = product(text, None, 3).unflatten(0, (2, 3))  # (clip, frame, D_temb), the U-Net's (b t) order
     normed = torch.nn.functional.layer_norm(pooled, pooled.shape[-1:])
     expected = product.out((product.text(normed)[:, None] * product.frame(clip_positions(3))[None]).flatten(0, 1))
     torch.testing.assert_close(added.flatten(0, 1), expected)
     # bilinear: with the biases off, prompt b's term is the negative of prompt a's when its features are
     with torch.no_grad():
         product.text.bias.zero_(), product.frame.bias.zero_(), product.out.bias.zero_()
-    flipped = product(-pooled, 3)
-    torch.testing.assert_close(flipped, -product(pooled, 3))
+    torch.testing.assert_close(product(-text, None, 3), -product(text, None, 3))
+
+
+def test_frame_text_attention_pools_the_mean_at_first_then_reads_the_tokens_its_query_picks():
+    from cinediff.backbones.embeddings import FrameTextProduct
+
+    product = FrameTextProduct(16, 8, attention_pooling=True)
+    _, _, text = inputs(t=3)  # (2, 5, 16)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    torch.testing.assert_close(product.pool(text, mask), pooled_text(text, mask))  # zero query: the masked mean
+    with torch.no_grad():
+        product.query.copy_(100 * text[1, 2])  # a query aligned with clip 1's third token
+    assert torch.allclose(product.pool(text, mask)[1], text[1, 2], atol=1e-3)
+    text[1, 4] = 100 * text[1, 2]  # a masked token, however loud, is never read
+    assert torch.allclose(product.pool(text, mask)[1], text[1, 2], atol=1e-3)
+    model = UNet(replace(TINY, frame_text_product=True, frame_text_attention=True)).eval()
+    assert model.frame_text_product.query.shape == (16,) and model(*inputs(t=3)).shape == (2, 4, 3, 16, 16)
 
 
 def test_spacetime_attention_relates_frames_and_leaves_images_alone():

@@ -63,10 +63,16 @@ class FrameTextProduct(nn.Module):
     MLP of the two concatenated has to build that product from its nonlinearity, from inputs of very
     different sizes (the pooled MiniLM state has norm 1); here it is one multiplication of two
     normalised factors. ``W_out`` starts at zero, so a model gains it as a no-op.
+
+
+    With ``attention_pooling`` the prompt enters as an attention-weighted mean of its token states
+    (one learned query, zero at first: the plain mean), so the product can come to read the motion
+    word's own state, where 'left' and 'right' differ far more than in the mean over all tokens.
     """
 
-    def __init__(self, text_dim: int, out_dim: int, rank: int = 64):
+    def __init__(self, text_dim: int, out_dim: int, rank: int = 64, attention_pooling: bool = False):
         super().__init__()
+        self.query = nn.Parameter(torch.zeros(text_dim)) if attention_pooling else None
         self.norm = nn.LayerNorm(text_dim, elementwise_affine=False)
         self.text = nn.Linear(text_dim, rank)
         self.frame = nn.Linear(8, rank)
@@ -74,8 +80,17 @@ class FrameTextProduct(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, pooled: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """pooled: (B, D_text) → (B·T, out_dim), frames of a clip consecutive (the U-Net's (b t) order)."""
-        text = self.text(self.norm(pooled.to(self.text.weight.dtype)))  # (B, R)
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """(B, L, D) token states → (B, D): their mean, or with ``attention_pooling`` softmax(q·k / √D)-weighted."""
+        mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device) if mask is None else mask.bool()
+        scores = tokens @ self.query.to(tokens.dtype) / tokens.shape[-1] ** 0.5 if self.query is not None \
+            else torch.zeros(tokens.shape[:2], dtype=tokens.dtype, device=tokens.device)
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        return (weights[..., None] * tokens).sum(1)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None, num_frames: int) -> torch.Tensor:
+        """tokens: (B, L, D_text), mask (B, L) → (B·T, out_dim), frames of a clip consecutive (the U-Net's (b t) order)."""
+        pooled = self.pool(tokens.to(self.text.weight.dtype), mask)
+        text = self.text(self.norm(pooled))  # (B, R)
         frame = self.frame(clip_positions(num_frames, pooled.device).to(text.dtype))  # (T, R)
         return self.out((text[:, None] * frame[None]).flatten(0, 1))

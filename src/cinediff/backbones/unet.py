@@ -56,6 +56,7 @@ class UNetConfig:
     #                                     time embedding: the prompt x frame-order interaction a motion's sign needs
     frame_text_product: bool = False  # add the bilinear prompt x frame-position term (FrameTextProduct) to each
     #                                   frame's time embedding
+    frame_text_attention: bool = False  # ... reading the prompt through a learned attention pooling of its tokens
     spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
     coord_channels: bool = False  # append (t, y, x) in [-1, 1] as input channels (CoordConv, Liu et al. 2018): where
@@ -258,7 +259,8 @@ class UNet(nn.Module):
         self.frame_embedding = condition_embedding(ch[0], temb_dim, config.frame_embedding)
         self.text_embedding = condition_embedding(config.text_dim, temb_dim, config.text_embedding)
         self.frame_text_embedding = condition_embedding(config.text_dim + ch[0], temb_dim, config.frame_text_embedding)
-        self.frame_text_product = FrameTextProduct(config.text_dim, temb_dim) if config.frame_text_product else None
+        self.frame_text_product = (FrameTextProduct(config.text_dim, temb_dim, attention_pooling=config.frame_text_attention)
+                                   if config.frame_text_product else None)
         self.down_blocks = nn.ModuleList(self.down_level(i, config) for i in range(len(ch)))
         self.mid_block = MidBlock(ch[-1], config)
         self.up_blocks = nn.ModuleList(self.up_level(i, config) for i in reversed(range(len(ch))))
@@ -290,7 +292,7 @@ class UNet(nn.Module):
         c_noise = torch.as_tensor(c_noise, device=x.device).reshape(-1).expand(b)
         pooled = pooled_text(text, text_mask)
         temb = self.embed(c_noise, fps, height, width) + self.embed_text(pooled)  # (B, D_temb)
-        ctx = BlockContext(self.frame_temb(temb, t, pooled), per_frame(text, t), per_frame(text_mask, t), t)
+        ctx = BlockContext(self.frame_temb(temb, t, pooled, text, text_mask), per_frame(text, t), per_frame(text_mask, t), t)
         x = rearrange(self.with_coordinates(self.with_cond_frames(x, cond_frames)), "b c t h w -> (b t) c h w")
         out = rearrange(self.frames_forward(x, ctx), "(b t) c h w -> b c t h w", t=t)
         return out if video else out[:, :, 0]
@@ -305,7 +307,8 @@ class UNet(nn.Module):
             return 0.0
         return self.text_embedding.forward_features(pooled)
 
-    def frame_temb(self, temb: torch.Tensor, num_frames: int, pooled: torch.Tensor | None = None) -> torch.Tensor:
+    def frame_temb(self, temb: torch.Tensor, num_frames: int, pooled: torch.Tensor | None = None,
+                   text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, D) time embedding → (B*T, D) per frame, plus the frame-index embedding when enabled: with
         it every frame's spatial layers know when they are (where a moving object must be), not only
         the temporal mixers; plus the frame-text embedding, an MLP of the prompt and the frame index
@@ -323,8 +326,8 @@ class UNet(nn.Module):
                               "t d -> (b t) d", b=clips)
             features = torch.cat([per_frame(pooled, num_frames), position.to(pooled.dtype)], dim=-1)
             temb = temb + self.frame_text_embedding.forward_features(features).to(temb.dtype)
-        if self.frame_text_product is not None and pooled is not None:
-            temb = temb + self.frame_text_product(pooled, num_frames).to(temb.dtype)
+        if self.frame_text_product is not None and text is not None:
+            temb = temb + self.frame_text_product(text, text_mask, num_frames).to(temb.dtype)
         return temb
 
     def frames_forward(self, h: torch.Tensor, ctx: BlockContext) -> torch.Tensor:

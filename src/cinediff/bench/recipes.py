@@ -153,6 +153,14 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                                 [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, frame_embedding=true, "
                                                                          "frame_text_product=true", patch_size=1),
                                                  *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
+    "unet-pixel-16-motion-only-sweep-product-attn": ("unet-pixel-16-motion-only-sweep-product whose product reads "
+                                                     "the prompt through a learned attention pooling of its tokens "
+                                                     "(frame_text_attention): the motion word's own state, not the "
+                                                     "mean of all tokens where 'left' and 'right' are 0.97 alike",
+                                                     [*SMALL_CLIPS, *unet_s2d(", text_embedding=true, frame_embedding="
+                                                                              "true, frame_text_product=true, "
+                                                                              "frame_text_attention=true", patch_size=1),
+                                                      *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),
