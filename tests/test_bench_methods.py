@@ -64,9 +64,12 @@ def test_show1_needs_three_k_plus_one_frames():
         bm.methods(frames=8)
 
 
-def test_suites_refuse_options_they_do_not_take():
+def test_suites_refuse_options_they_do_not_take_and_methods_a_budget_it_cannot_use():
     with pytest.raises(ValueError, match="bench noise has no option budget"):
         run_suite("noise", None, budget=3.0)
+    for bad in ({"rounds": 0}, {"budget": 0.0}, {"size": 48}):
+        with pytest.raises(ValueError, match="bench methods: "):
+            run_suite("methods", None, **bad)
 
 
 def test_a_tiny_study_runs_end_to_end_and_refuses_a_changed_recipe(tmp_path, monkeypatch):

@@ -198,22 +198,24 @@ def judge_point(folder: Path, prompts: list[str], sample_steps: int, device: str
 
 
 def train_method(method: Method, out: Path, budget: float, rounds: int, steps: int | None, prompts: list[str],
-                 sample_steps: int, device: str) -> tuple[list[dict], object]:
-    """Train ``method`` round by round (see the module doc); its learning curve and the last round's videos."""
+                 sample_steps: int, device: str) -> tuple[list[dict], object, Path]:
+    """Train ``method`` round by round (see the module doc); its learning curve, the last round's videos
+    and export."""
     first = {s.init_from for s in method.stages if s.init_from}
     for stage in method.stages:  # what initialises another stage trains in full before it
         if stage.run in first:
             train_stage(stage, out, budget * stage.share, steps and steps * rounds)
-    curve, videos = [], None
+    curve, videos, folder = [], None, None
     for r in range(1, rounds + 1):
         for stage in method.stages:
             if stage.run not in first:
                 train_stage(stage, out, budget * stage.share * r / rounds, steps and steps * r)
-        scores, videos = judge_point(export_method(method, out), prompts, sample_steps, device)
+        folder = export_method(method, out)
+        scores, videos = judge_point(folder, prompts, sample_steps, device)
         curve.append({"round": r, "minutes": method_minutes(method, out), **scores})
         print(f"  {method.name} round {r}/{rounds}: " + ", ".join(f"{k} {v:.3g}" for k, v in curve[-1].items()
                                                                     if isinstance(v, float)), flush=True)
-    return curve, videos
+    return curve, videos, folder
 
 
 # ---------------------------------------------------------------- cost
@@ -350,6 +352,8 @@ def run(quick: bool = False, budget: float = 40.0, size: int = 32, frames: int =
 
     if size not in (16, 32, 64) or (size == 16 and not quick):
         raise ValueError(f"bench methods: size must be 32 or 64, got {size}")
+    if rounds < 1 or (budget <= 0 and not steps and not quick):
+        raise ValueError(f"bench methods: rounds must be ≥ 1 and budget > 0 minutes, got {rounds} and {budget}")
     if quick:
         budget, size, frames, rounds, eval_num, num, sample_steps, steps = 0.0, 16, 4, 2, 2, 2, 2, steps or 1
     device = device or str(default_device())
@@ -362,9 +366,8 @@ def run(quick: bool = False, budget: float = 40.0, size: int = 32, frames: int =
     curves, rows, stages, gifs = {}, {}, {}, {}
     for name in chosen:
         method = every[name]
-        curves[name], videos = train_method(method, out, budget, rounds, steps, prompts, sample_steps, device)
+        curves[name], videos, folder = train_method(method, out, budget, rounds, steps, prompts, sample_steps, device)
         gifs[name] = videos[:8]
-        folder = export_method(method, out)
         metrics = evaluate(str(folder), builtin_prompts(num), out / "reports" / name, generation={"steps": sample_steps},
                            device=device)
         stages[name] = stage_rows(method, out, budget, steps, flops)
