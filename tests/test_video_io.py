@@ -218,7 +218,7 @@ def test_writes_are_atomic(clip, tmp_path, monkeypatch):
         Path(tmp).write_bytes(b"partial")
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(video_mod.av, "open", crash)
+    monkeypatch.setattr(video_mod.pyav(), "open", crash)  # the PyAV module the writer opens files with
     with pytest.raises(RuntimeError, match="simulated crash"):
         write_mp4(tmp_path / "a.mp4", clip)
     assert (tmp_path / "a.mp4").read_bytes() == old and temp_files(tmp_path) == []
