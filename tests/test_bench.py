@@ -101,3 +101,12 @@ def test_generate_suite_counts_network_evaluations_per_sampler():
     assert nfe == {("heun", 1): 3, ("euler", 1): 2, ("dpmpp_2m", 1): 2, ("ddim", 1): 2, ("heun", 2): 3}
     assert set(result["ratios"]) == {"euler_vs_heun_s_per_video", "dpmpp_2m_vs_heun_s_per_video",
                                      "ddim_vs_heun_s_per_video", "batch_2_throughput_gain"}
+
+
+def test_generate_suite_times_another_model_side_by_side():
+    """``against``: one row per model at its own default sampler, and new / old seconds per video."""
+    result = run_suite("generate", None, quick=True, samplers=("heun",), against="default")
+    first, second = result["comparison"]
+    assert second["model"] == "default" and second["shape"] == first["shape"]
+    assert result["ratios"]["s_per_video_vs_against"] == pytest.approx(first["s_per_video"] / second["s_per_video"])
+    assert result["input"]["against"] == "default"

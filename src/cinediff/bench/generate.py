@@ -6,11 +6,16 @@ two per step but the last, the others one; classifier-free guidance batches both
 one call) and wall seconds per video at batch 1 — then the default sampler at ``batch`` videos per call (seconds
 per video; > 1× when batching uses the machine better). Text encoding, sampling and decoding are
 all timed, as the command runs them.
+
+``against`` (another exported model, e.g. the previous default): its own default sampler and
+steps at batch 1, timed in the same process alternately with the model's, giving
+``s_per_video_vs_against`` (what a user of ``cinediff generate`` waits, new / old).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 
 import torch
 
@@ -39,7 +44,7 @@ class CountingDenoiser(torch.nn.Module):
 
 def run(quick: bool = False, model: str | None = None, steps: int | None = None, batch: int = 8,
         samplers: tuple[str, ...] = ("heun", "euler", "dpmpp_2m", "ddim"), repeats: int = 3,
-        device: str | None = None) -> dict:
+        device: str | None = None, against: str | None = None) -> dict:
     from cinediff.models.loading import load_model
     from cinediff.models.generate import generate_videos
     from cinediff.runtime import default_device, prepare_cpu_math
@@ -56,6 +61,11 @@ def run(quick: bool = False, model: str | None = None, steps: int | None = None,
         return generate_videos(counting, loaded.text_encoder, [PROMPT] * n, loaded.shape, list(range(n)), config,
                                device, disable_progress=True, autoencoder=loaded.decoder)
 
+    def default_video(model_loaded):
+        return lambda: generate_videos(model_loaded.denoiser, model_loaded.text_encoder, [PROMPT], model_loaded.shape,
+                                       [0], model_loaded.generation_config(), device, disable_progress=True,
+                                       autoencoder=model_loaded.decoder)
+
     rows = []
     for sampler, n in [*((sampler, 1) for sampler in samplers), (base.sampler, batch)]:
         config = dataclasses.replace(base, sampler=sampler)
@@ -69,6 +79,31 @@ def run(quick: bool = False, model: str | None = None, steps: int | None = None,
               for name, s in single.items() if name != base.sampler and base.sampler in single}
     if base.sampler in single:
         ratios[f"batch_{batch}_throughput_gain"] = single[base.sampler] / rows[-1]["s_per_video"]
-    return {"rows": rows, "ratios": ratios,
-            "input": {"model": str(model or "default"), "shape": list(loaded.shape), "prompt": PROMPT,
-                      "guidance": base.guidance, "device": device}}
+    result = {"rows": rows, "ratios": ratios,
+              "input": {"model": str(model or "default"), "shape": list(loaded.shape), "prompt": PROMPT,
+                        "guidance": base.guidance, "device": device}}
+    if against is not None:
+        result = with_comparison(result, default_video(loaded), load_model(against, device), default_video, repeats,
+                                 device, str(model or "default"), against)
+    return result
+
+
+def with_comparison(result: dict, ours, other, default_video, repeats: int, device: str, name: str,
+                    other_name: str) -> dict:
+    """``result`` plus one row per model at its default sampler and steps (batch 1), timed
+    alternately (``repeats`` rounds, median each), and their ratio ``s_per_video_vs_against``."""
+    theirs = default_video(other)
+    theirs()  # warm-up
+    times = {"ours": [], "theirs": []}
+    for _ in range(repeats):
+        times["ours"].append(time_call(ours, torch.device(device), warmup=0, repeats=1))
+        times["theirs"].append(time_call(theirs, torch.device(device), warmup=0, repeats=1))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    cfg = other.generation_config()
+    result["comparison"] = [
+        {"model": name, "shape": result["input"]["shape"], "s_per_video": med["ours"]},
+        {"model": other_name, "shape": list(other.shape), "sampler": cfg.sampler, "steps": cfg.steps,
+         "s_per_video": med["theirs"]}]
+    result["ratios"]["s_per_video_vs_against"] = med["ours"] / med["theirs"]
+    result["input"]["against"] = other_name
+    return result

@@ -42,6 +42,7 @@ def unet_s2d(extra: str = "", patch_size: int = 2) -> list[str]:
 UNET_S2D = unet_s2d()
 SMALL_CLIPS = ["data.args.frames=8", "data.args.height=16", "data.args.width=16", "data.args.fps=4.0",
                "model.formulation_args.base_resolution=[16, 16]"]
+CLIPS_8X32 = ["data.args.frames=8", "data.args.fps=4.0"]
 S2D_VIDEO = ["model.init_from={runs}/unet-pixel-s2d-image", "optim.lr=3e-4"]
 
 RED_CIRCLE_MOTIONS = ("moving left", "moving right", "moving up", "moving down", "growing", "shrinking")
@@ -161,6 +162,13 @@ CANDIDATES: dict[str, tuple[str, list[str], int]] = {
                                                                               "true, frame_text_product=true, "
                                                                               "frame_text_attention=true", patch_size=1),
                                                       *MOTION_ONLY, "data.batch_size=48", *SWEEP], 150),
+    "unet-pixel-32-sweep-product": ("the motion recipe on the whole data set (every colour, shape, motion, one or two "
+                                    "objects) at the default's 32x32 frames: 8 frames at 4 fps, the U-Net behind a "
+                                    "2x2 space-to-depth stem (levels at 16, 8, 4 px), sweep tracks, pooled text, "
+                                    "frame index and frame_text_product in the time embedding, batches of 48",
+                                    [*CLIPS_8X32, *unet_s2d(", text_embedding=true, frame_embedding=true, "
+                                                            "frame_text_product=true"),
+                                     "data.batch_size=48", *SWEEP], 150),
     "unet-pixel": ("a small U-Net with temporal attention in pixels (VDM-style)", UNET, 30),
     "fit-latent-8f": ("fit-latent on 8 frames at 4 fps (the same motion in half the frames)",
                       [*LATENT, "data.args.frames=8", "data.args.fps=4.0", "model.backbone_args.base_frames=8"], 250),
