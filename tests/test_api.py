@@ -131,7 +131,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
         scope = {}
         exec(compile(fast, "README.md", "exec"), scope)
     assert (tmp_path / "out.mp4").is_file()
-    assert scope["video"].shape == (1, 3, 16, 32, 32)
+    assert scope["video"].shape == (1, 3, 8, 32, 32)
 
 
 def test_generate_cli_one_file_per_video_prompts_file_grid_and_init(model_dir, tmp_path):
@@ -228,6 +228,22 @@ def test_models_and_recipes_commands_list_what_ships():
     assert all(len(line.split(maxsplit=1)) == 2 for line in listed)  # every recipe has a description
 
 
+def test_the_default_recipe_reproduces_the_shipped_default():
+    """`cinediff train default` trains the shipped model: the same network, data and number of steps
+    (the recipe's constant learning rate makes the step count the only stopping rule)."""
+    import dataclasses
+    import json
+
+    from cinediff.models.loading import default_model_dir
+    from cinediff.training.config import load_config
+
+    shipped = json.loads((default_model_dir() / "config.json").read_text())
+    recipe = json.loads(json.dumps(dataclasses.asdict(load_config("default"))))  # tuples as JSON lists
+    assert recipe["model"] == shipped["model"] and recipe["data"] == shipped["data"]
+    assert recipe["train"]["steps"] == shipped["step"] and recipe["optim"]["schedule"] == "constant"
+    assert tuple(shipped["shape"]) == (3, recipe["data"]["args"]["frames"], 32, 32)
+
+
 def test_every_shipped_asset_carries_a_current_model_card():
     from cinediff.models.catalog import asset_folders, describe_asset, shipped_card
 
@@ -238,6 +254,17 @@ def test_every_shipped_asset_carries_a_current_model_card():
         assert card == shipped_card(folder), f"{folder.name}/README.md is stale: run catalog.write_shipped_cards()"
         row = describe_asset(folder)
         assert card.startswith(f"# {folder.name}\n") and f"{row['params_m']:.2f} M" in card and "## Evaluation" in card
+
+
+def test_model_card_evaluation_has_one_row_per_prompt_set():
+    from cinediff.models.catalog import headline_figures
+    from cinediff.models.model_card import eval_table
+
+    per_set = {"builtin": {"colour": 1.0, "motion": 0.625}, "builtin-heldout": {"colour": 0.9, "motion": 0.5}}
+    assert eval_table(per_set) == ["| prompts | colour | motion |", "|---|---|---|", "| builtin | 1.00 | 0.62 |",
+                                   "| builtin-heldout | 0.90 | 0.50 |"]
+    assert eval_table({"PSNR (dB)": 40.123}) == ["| PSNR (dB) |", "|---|", "| 40.12 |"]
+    assert headline_figures(per_set) == per_set["builtin"] and headline_figures({"a": 1.0}) == {"a": 1.0}
 
 
 def test_export_writes_a_model_card_with_the_training_and_the_judge(model_dir, tmp_path):

@@ -150,14 +150,14 @@ def generate(
 @app.command()
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the models shipped with cinediff (text-to-video, autoencoders, the judge's classifier)."""
-    from cinediff.models.catalog import shipped_models
+    from cinediff.models.catalog import headline_figures, shipped_models
 
     rows = shipped_models()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     header = ("name", "kind", "method", "shape", "params", "steps", "CPU-min", "size", "eval")
-    figures = lambda r: ", ".join(f"{k} {v:g}" for k, v in r.get("eval", {}).items()) or "-"  # noqa: E731
+    figures = lambda r: ", ".join(f"{k} {v:g}" for k, v in headline_figures(r.get("eval", {})).items()) or "-"  # noqa: E731
     table = [header] + [(r["name"], r["kind"], r["method"], "×".join(map(str, r["shape"] or [])) or "-",
                          f"{r['params_m']:.2f} M", str(r["steps"] or "-"), f"{r.get('cpu_minutes', '-')}",
                          f"{r['size_mb']:.1f} MB", figures(r)) for r in rows]

@@ -90,8 +90,18 @@ def asset_card(row: dict, made: dict) -> str:
         f"| recipe | {made['recipe'] or '-'} |",
         f"| reproduce | `{made['command']}` |",
         "", "## Evaluation", "", f"Measured with {made['eval_how']}:", "",
-        "| " + " | ".join(made["eval"]) + " |", "|" + "---|" * len(made["eval"]),
-        "| " + " | ".join(f"{v:.2f}" for v in made["eval"].values()) + " |",
+        *eval_table(made["eval"]),
         "", "## Limits", "", made["limits"], "",
     ]
     return "\n".join(lines)
+
+
+def eval_table(figures: dict) -> list[str]:
+    """Markdown rows of an asset's evaluation: ``{metric: value}`` (one row), or
+    ``{prompt set: {metric: value}}`` (one row per set, the set's name first)."""
+    if not all(isinstance(v, dict) for v in figures.values()):
+        return ["| " + " | ".join(figures) + " |", "|" + "---|" * len(figures),
+                "| " + " | ".join(f"{v:.2f}" for v in figures.values()) + " |"]
+    metrics = list(next(iter(figures.values())))
+    return ["| prompts | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1),
+            *("| " + name + " | " + " | ".join(f"{row[m]:.2f}" for m in metrics) + " |" for name, row in figures.items())]

@@ -1,0 +1,44 @@
+"""The shipped default model (``cinediff/assets/default``, from ``cinediff train default`` then
+``cinediff export``) draws what the prompt asks for: the judge's accuracies on prompts it was
+trained on, on held-out combinations and on reworded prompts, at its own sampler settings.
+
+12 prompts per set (two per motion, seeds 0..11, ~1 min a set); the bars sit ~0.2 (a standard
+error at 12 prompts is ~0.14) under the 64-prompt figures of the model card (colour 0.94, shape
+0.66 / 0.81, motion 0.47 on builtin / builtin-heldout), and well above the previous default's
+shape and motion (0.21), so a broken or regressed default fails them. Reworded prompts are not
+barred: the shipped model fails them (colour 0.30, README), a known gap.
+"""
+
+import pytest
+
+from cinediff.data.attributes import MOTIONS
+from cinediff.data.captions import parse_caption
+from cinediff.evaluation.curve import judge_scores
+from cinediff.evaluation.report import builtin_prompts, reworded_prompts
+from cinediff.models.generate import generate_videos
+from cinediff.models.loading import load_model
+
+BARS = {"accuracy_color": 0.75, "accuracy_shape": 0.45, "accuracy_motion": 0.3}
+
+
+def two_per_motion(prompts: list[str]) -> list[str]:
+    """Two prompts of each motion (of the first object), in motion order."""
+    return [p for m in MOTIONS for p in [q for q in prompts if parse_caption(q)["objects"][0].get("motion") == m][:2]]
+
+
+@pytest.fixture(scope="module")
+def default():
+    return load_model("default")
+
+
+@pytest.mark.parametrize("prompt_set", ["builtin", "builtin-heldout"])
+def test_the_default_draws_the_prompts_colour_shape_and_motion(default, prompt_set):
+    pool = {"builtin": lambda: builtin_prompts(96), "builtin-heldout": lambda: builtin_prompts(96, "heldout"),
+            "builtin-reworded": lambda: reworded_prompts(96)}[prompt_set]()
+    prompts = two_per_motion(pool)
+    assert len(prompts) == 12
+    videos = generate_videos(default.denoiser, default.text_encoder, prompts, default.shape, list(range(12)),
+                             default.generation_config(), disable_progress=True)
+    scores = judge_scores(videos, prompts)
+    print(prompt_set, {k: round(v, 2) for k, v in scores.items()})
+    assert all(scores[k] >= bar for k, bar in BARS.items()), scores
