@@ -229,19 +229,28 @@ def test_models_and_recipes_commands_list_what_ships():
 
 
 def test_the_default_recipe_reproduces_the_shipped_default():
-    """`cinediff train default` trains the shipped model: the same network, data and number of steps
-    (the recipe's constant learning rate makes the step count the only stopping rule)."""
+    """`cinediff train default-base` then `cinediff train default` train the shipped model: the same
+    network, data and number of steps (the recipes' constant learning rate makes the step count the
+    only stopping rule)."""
     import dataclasses
     import json
 
     from cinediff.models.loading import default_model_dir
     from cinediff.training.config import load_config
 
+    def recipe(name):
+        return json.loads(json.dumps(dataclasses.asdict(load_config(name))))  # tuples as JSON lists
+
     shipped = json.loads((default_model_dir() / "config.json").read_text())
-    recipe = json.loads(json.dumps(dataclasses.asdict(load_config("default"))))  # tuples as JSON lists
-    assert recipe["model"] == shipped["model"] and recipe["data"] == shipped["data"]
-    assert recipe["train"]["steps"] == shipped["step"] and recipe["optim"]["schedule"] == "constant"
-    assert tuple(shipped["shape"]) == (3, recipe["data"]["args"]["frames"], 32, 32)
+    stage2, stage1 = recipe("default"), recipe("default-base")
+    assert stage2["model"] == shipped["model"] and stage2["data"] == shipped["data"]
+    assert stage2["train"]["steps"] == shipped["step"] and stage2["optim"]["schedule"] == "constant"
+    assert tuple(shipped["shape"]) == (3, stage2["data"]["args"]["frames"], 32, 32)
+    # stage 2 starts from stage 1's run and changes only the captions and the product's pooling
+    assert stage2["model"]["init_from"] == stage1["train"]["out_dir"] and stage1["model"]["init_from"] is None
+    assert stage1["model"]["backbone_args"] | {"frame_text_attention": True} == stage2["model"]["backbone_args"]
+    assert stage1["data"]["args"] | {"captions": "wide"} == stage2["data"]["args"]
+    assert stage1["optim"] == stage2["optim"] and stage1["data"]["batch_size"] == stage2["data"]["batch_size"]
 
 
 def test_every_shipped_asset_carries_a_current_model_card():

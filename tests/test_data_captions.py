@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 
 from cinediff.data import captions
 from cinediff.data.attributes import COLORS, MOTIONS, SHAPES, is_held_out
@@ -107,3 +108,41 @@ def test_reworded_prompts_name_the_same_clips_in_words_no_training_caption_uses(
     training_nouns = {*COLORS} | {w for names in captions.SHAPE_SYNONYMS.values() for w in names}
     assert not {w for p in reworded for w in p.split()} & training_nouns  # colours and shapes said another way
     assert reworded_prompts(200) == reworded and not set(reworded) & set(original)
+
+
+@pytest.mark.parametrize("template", range(len(captions.WIDE_OBJECT_TEMPLATES)))
+def test_every_wide_template_and_synonym_parses_back(template):
+    rng = np.random.default_rng(0)
+    assert " and " not in "".join(captions.WIDE_OBJECT_TEMPLATES[template].values())
+    for color, shape, motion in itertools.product(COLORS, SHAPES, MOTIONS):
+        objects = [{"color": color, "shape": shape, "motion": motion}, {"color": "red", "shape": "square", "motion": "up"}]
+        for _ in range(6):  # different colour and shape words, with and without a full stop
+            text = captions.caption_objects(objects, template, rng, "wide")
+            assert captions.parse_caption(text) == {"objects": objects}, text
+
+
+def test_wide_vocabulary_keeps_the_reworded_wording_unseen():
+    """The wide training captions add words, but none of the held-out `builtin-reworded` ones."""
+    def words(texts):
+        return {w for text in texts for w in captions._words(text)}
+
+    reworded = words(w for names in (*captions.REWORDED_COLORS.values(), *captions.REWORDED_SHAPES.values())
+                     for w in names)
+    reworded_verbs = words(t for template in captions.REWORDED_TEMPLATES for t in template.values()) - words(
+        t for template in captions.OBJECT_TEMPLATES for t in template.values()) - {"obj", "to", "dir", "is"}  # "is": a copula
+    wide = words(w for names in (*captions.WIDE_COLORS.values(), *captions.WIDE_SHAPES.values()) for w in names) | \
+        words(t for template in captions.WIDE_OBJECT_TEMPLATES for t in template.values())
+    assert reworded_verbs >= {"heading", "gliding", "watch", "deflating", "dwindle", "inflates"}
+    assert not wide & (reworded | reworded_verbs), wide & (reworded | reworded_verbs)
+
+
+def test_wide_captions_change_words_not_pixels():
+    base = MovingShapes(frames=4, height=16, width=16, length=64)
+    wide = MovingShapes(frames=4, height=16, width=16, length=64, captions="wide")
+    records = [(base.attributes(i), wide.attributes(i)) for i in range(64)]
+    assert all(b["objects"] == w["objects"] for b, w in records)
+    assert torch.equal(base.render_batch(range(8))[0], wide.render_batch(range(8))[0])
+    assert sum(b["caption"] != w["caption"] for b, w in records) > 48
+    assert {w["template"] for _, w in records} > set(range(len(captions.OBJECT_TEMPLATES)))  # new sentence forms used
+    with pytest.raises(ValueError, match="captions must be one of"):
+        MovingShapes(captions="huge")

@@ -1,12 +1,13 @@
-"""The shipped default model (``cinediff/assets/default``, from ``cinediff train default`` then
-``cinediff export``) draws what the prompt asks for: the judge's accuracies on prompts it was
+"""The shipped default model (``cinediff/assets/default``, from ``cinediff train default-base``,
+``cinediff train default`` then ``cinediff export``) draws what the prompt asks for: the judge's accuracies on prompts it was
 trained on, on held-out combinations and on reworded prompts, at its own sampler settings.
 
 12 prompts per set (two per motion, seeds 0..11, ~1 min a set); the bars sit ~0.2 (a standard
-error at 12 prompts is ~0.14) under the 64-prompt figures of the model card (colour 0.94, shape
-0.66 / 0.81, motion 0.47 on builtin / builtin-heldout), and well above the previous default's
-shape and motion (0.21), so a broken or regressed default fails them. Reworded prompts are not
-barred: the shipped model fails them (colour 0.30, README), a known gap.
+error at 12 prompts is ~0.14) under the 64-prompt figures of the model card (colour 0.94 / 0.89,
+shape 0.78 / 0.83, motion 0.64 / 0.72 on builtin / builtin-heldout), and well above the FIT
+default's shape and motion (0.21) and the stage-1 model's motion (0.47), so a broken or regressed
+default fails them. Reworded prompts are not barred: the shipped model gets their colour wrong
+(0.22, README), a known gap.
 """
 
 import pytest
@@ -18,7 +19,7 @@ from cinediff.evaluation.report import builtin_prompts, reworded_prompts
 from cinediff.models.generate import generate_videos
 from cinediff.models.loading import load_model
 
-BARS = {"accuracy_color": 0.75, "accuracy_shape": 0.45, "accuracy_motion": 0.3}
+BARS = {"accuracy_color": 0.75, "accuracy_shape": 0.55, "accuracy_motion": 0.45}
 
 
 def two_per_motion(prompts: list[str]) -> list[str]:

@@ -327,6 +327,14 @@ def test_frame_text_attention_pools_the_mean_at_first_then_reads_the_tokens_its_
     assert torch.allclose(product.pool(text, mask)[1], text[1, 2], atol=1e-3)
     text[1, 4] = 100 * text[1, 2]  # a masked token, however loud, is never read
     assert torch.allclose(product.pool(text, mask)[1], text[1, 2], atol=1e-3)
+    # scores in layer-normed units: a unit-norm query along one token's normalised state gives it
+    # most of the weight at MiniLM's width (with raw q·k/√D it would get ~e/(e + 7) ≈ 0.28)
+    product = FrameTextProduct(384, 8, attention_pooling=True)
+    tokens = torch.randn(1, 8, 384, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        product.query.copy_(torch.nn.functional.normalize(product.norm(tokens[0, 3]), dim=0))
+    weights = torch.linalg.lstsq(tokens[0].T, product.pool(tokens, None)[0]).solution  # the pooling's weights
+    assert weights[3] > 0.9 and weights.sum().item() == pytest.approx(1.0, abs=1e-4)
     model = UNet(replace(TINY, frame_text_product=True, frame_text_attention=True)).eval()
     assert model.frame_text_product.query.shape == (16,) and model(*inputs(t=3)).shape == (2, 4, 3, 16, 16)
 

@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from cinediff.data.attributes import COLORS, DIRECTIONS
+from cinediff.data.attributes import DIRECTIONS
 
 SHAPE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "circle": ("circle", "ball", "disc"),
@@ -58,6 +58,31 @@ CAMERA_TEMPLATES: list[dict[str, str]] = [
     {"pan": "{photo}, a slow {adj} pan", "zoom_in": "{photo}, a slow zoom in", "zoom_out": "{photo}, a slow zoom out"},
 ]
 
+# The wider training vocabulary (``MovingShapesConfig.captions = "wide"``): the base templates and
+# synonyms plus more colour words, shape words and sentence forms, so that a model learns a region of
+# the text encoder's space per attribute rather than a handful of sentences. Disjoint from the
+# held-out wordings below (tested): those stay a test of wording no training caption uses.
+WIDE_OBJECT_TEMPLATES: list[dict[str, str]] = OBJECT_TEMPLATES + [
+    {"move": "a video of {obj} moving {dir}", "growing": "a video of {obj} growing",
+     "shrinking": "a video of {obj} shrinking"},
+    {"move": "{obj} is moving {to}", "growing": "{obj} is getting bigger", "shrinking": "{obj} is getting smaller"},
+    {"move": "{obj} moves {dir}", "growing": "{obj} grows", "shrinking": "{obj} shrinks"},
+    {"move": "{obj} going {dir}", "growing": "{obj} enlarging", "shrinking": "{obj} diminishing"},
+    {"move": "{obj}, {adj} movement", "growing": "{obj}, getting larger", "shrinking": "{obj}, getting smaller"},
+    {"move": "{obj} rolling {to}", "growing": "{obj} grows larger", "shrinking": "{obj} shrinks away"},
+]
+WIDE_COLORS: dict[str, tuple[str, ...]] = {
+    "red": ("red", "ruby", "cherry"), "green": ("green", "jade", "mint"), "blue": ("blue", "cobalt", "sapphire"),
+    "yellow": ("yellow", "canary", "mustard"), "purple": ("purple", "plum", "mauve"),
+    "orange": ("orange", "apricot", "pumpkin"), "cyan": ("cyan", "aqua", "aquamarine"),
+    "white": ("white", "pearl", "chalk"),
+}
+WIDE_SHAPES: dict[str, tuple[str, ...]] = {
+    "circle": (*SHAPE_SYNONYMS["circle"], "orb", "bubble"), "square": (*SHAPE_SYNONYMS["square"], "crate", "panel"),
+    "triangle": (*SHAPE_SYNONYMS["triangle"], "cone", "delta"),
+}
+SENTENCE_ENDS: tuple[str, ...] = ("", "", ".")  # a wide caption sometimes ends as a sentence
+
 # Held-out wordings: never in training captions, used by the ``builtin-reworded`` eval prompts to
 # test that a model follows the meaning, not the training sentences. Other words for the same
 # colours and shapes, other sentence forms and motion verbs.
@@ -84,9 +109,9 @@ MOTION_KEYWORDS: dict[str, tuple[str, ...]] = {
     "up": ("up", "upward", "upwards"),
     "down": ("down", "downward", "downwards"),
     "growing": ("growing", "grows", "bigger", "larger", "expanding", "expands", "swelling", "swell", "inflates",
-                "inflate", "increasing"),
+                "inflate", "increasing", "enlarging"),
     "shrinking": ("shrinking", "shrinks", "smaller", "contracting", "contracts", "deflating", "deflates", "dwindle",
-                  "decreasing"),
+                  "decreasing", "diminishing"),
 }
 
 
@@ -94,36 +119,50 @@ def _inverse(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return {word: key for key, words in table.items() for word in words}
 
 
-_SHAPE_OF = _inverse(SHAPE_SYNONYMS) | {re.findall(r"[a-z]+", words)[0]: shape for shape, names in REWORDED_SHAPES.items()
+_SHAPE_OF = _inverse(WIDE_SHAPES) | {re.findall(r"[a-z]+", words)[0]: shape for shape, names in REWORDED_SHAPES.items()
                                         for words in names}
-_COLOR_OF = {name: name for name in COLORS} | _inverse(REWORDED_COLORS)
+_COLOR_OF = _inverse(WIDE_COLORS) | _inverse(REWORDED_COLORS)
 _MOTION_OF = _inverse(MOTION_KEYWORDS)
 
 
 # ---------------------------------------------------------------- writing captions
 
 
-def noun_phrase(obj: dict, rng: np.random.Generator) -> tuple[str, str]:
-    """(article, bare phrase) of one object, with a random synonym."""
+VOCABULARIES = ("base", "wide")
+
+
+def object_templates(vocabulary: str = "base") -> list[dict[str, str]]:
+    """The object-clip templates of a training vocabulary: ``base`` or ``wide``."""
+    if vocabulary not in VOCABULARIES:
+        raise ValueError(f"captions must be one of {VOCABULARIES}, got {vocabulary!r}")
+    return WIDE_OBJECT_TEMPLATES if vocabulary == "wide" else OBJECT_TEMPLATES
+
+
+def noun_phrase(obj: dict, rng: np.random.Generator, vocabulary: str = "base") -> tuple[str, str]:
+    """(article, bare phrase) of one object, with a random synonym (``wide``: of its colour too)."""
     if "digit" in obj:
         article, bare = DIGIT_NOUNS[rng.integers(len(DIGIT_NOUNS))]
         return article, bare.format(digit=obj["digit"])
-    synonyms = SHAPE_SYNONYMS[obj["shape"]]
-    bare = f"{obj['color']} {synonyms[rng.integers(len(synonyms))]}"
+    wide = vocabulary == "wide"
+    synonyms = (WIDE_SHAPES if wide else SHAPE_SYNONYMS)[obj["shape"]]
+    color = WIDE_COLORS[obj["color"]][rng.integers(len(WIDE_COLORS[obj["color"]]))] if wide else obj["color"]
+    bare = f"{color} {synonyms[rng.integers(len(synonyms))]}"
     return ("an" if bare[0] in "aeiou" else "a"), bare
 
 
-def describe_object(obj: dict, template: int, rng: np.random.Generator) -> str:
+def describe_object(obj: dict, template: int, rng: np.random.Generator, vocabulary: str = "base") -> str:
     """One object clause, e.g. "a red ball slides to the left"."""
-    article, bare = noun_phrase(obj, rng)
+    article, bare = noun_phrase(obj, rng, vocabulary)
     kind = "move" if obj["motion"] in DIRECTIONS else obj["motion"]
     words = DIRECTION_PHRASES.get(obj["motion"], {})
-    return OBJECT_TEMPLATES[template][kind].format(obj=f"{article} {bare}", bare=bare, **words)
+    return object_templates(vocabulary)[template][kind].format(obj=f"{article} {bare}", bare=bare, **words)
 
 
-def caption_objects(objects: list[dict], template: int, rng: np.random.Generator) -> str:
-    """Caption of a clip with one or more objects: clauses joined by " and "."""
-    return " and ".join(describe_object(obj, template, rng) for obj in objects)
+def caption_objects(objects: list[dict], template: int, rng: np.random.Generator, vocabulary: str = "base") -> str:
+    """Caption of a clip with one or more objects: clauses joined by " and " (``wide``: sometimes
+    ended by a full stop)."""
+    text = " and ".join(describe_object(obj, template, rng, vocabulary) for obj in objects)
+    return text + SENTENCE_ENDS[rng.integers(len(SENTENCE_ENDS))] if vocabulary == "wide" else text
 
 
 def reworded_caption(objects: list[dict], rng: np.random.Generator) -> str:
@@ -147,9 +186,9 @@ def caption_camera(photo: str, motion: str, template: int) -> str:
     return CAMERA_TEMPLATES[template][kind].format(photo=photo, **DIRECTION_PHRASES.get(direction, {}))
 
 
-def random_template(rng: np.random.Generator, camera: bool = False) -> int:
-    """A uniformly chosen template id."""
-    return int(rng.integers(len(CAMERA_TEMPLATES if camera else OBJECT_TEMPLATES)))
+def random_template(rng: np.random.Generator, camera: bool = False, vocabulary: str = "base") -> int:
+    """A uniformly chosen template id (of ``vocabulary``'s object templates, or a camera template)."""
+    return int(rng.integers(len(CAMERA_TEMPLATES if camera else object_templates(vocabulary))))
 
 
 # ---------------------------------------------------------------- parsing captions

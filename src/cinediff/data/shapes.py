@@ -50,12 +50,14 @@ class MovingShapesConfig:
     seed: int = 0  # clip i depends on (seed, split, i) only
     length: int = 10_000  # clips in the index space
     track: TrackConfig | dict = field(default_factory=TrackConfig)  # sizes, travel, growth (or a dict of overrides)
+    captions: str = "base"  # caption vocabulary: "base" templates and synonyms | "wide" (more words, sentence forms)
 
     def __post_init__(self):
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if self.background not in (*BACKGROUNDS, "random"):
             raise ValueError(f"background must be one of {(*BACKGROUNDS, 'random')}, got {self.background!r}")
+        captions.object_templates(self.captions)  # checks the vocabulary's name
         self.held_out = [normalize_combo(c) for c in self.held_out]
         self.track = as_track_config(self.track, TrackConfig(), self.height, self.width)
 
@@ -111,13 +113,13 @@ def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
     tracks = place_tracks(rng, [obj["motion"] for obj in identities], cfg.track, cfg.frames)
     objects = [obj | {"rgb": list(COLORS[obj["color"]])} | tr for obj, tr in zip(identities, tracks)]
     text_rng = caption_rng(cfg.seed, cfg.split, index)  # templates never move pixels
-    template = captions.random_template(text_rng)
+    template = captions.random_template(text_rng, vocabulary=cfg.captions)
     return {
         "dataset": "moving-shapes",
         "objects": objects,
         "background": background,
         "background_rgb": list(BACKGROUNDS[background]),
-        "caption": captions.caption_objects(objects, template, text_rng),
+        "caption": captions.caption_objects(objects, template, text_rng, cfg.captions),
         "template": template,
         "heldout": any(is_held_out(o, cfg.held_out) for o in objects),
     }

@@ -12,17 +12,19 @@ from safetensors import safe_open
 # How each shipped asset was made and what it scores (the figures of the README, with their commands).
 PROVENANCE: dict[str, dict] = {
     "default": {
-        "about": "EDM + sigma_in + a pixel U-Net with temporal attention and the prompt x frame product",
-        "recipe": "default", "command": "cinediff train default",
-        "data": "moving-shapes, 8x32x32 clips at 4 fps whose objects sweep the frame", "steps": 1017, "batch": 48,
-        "cpu_minutes": 95,
+        "about": "EDM + sigma_in + a pixel U-Net with temporal attention and the prompt x frame product "
+                 "(stage 1: base captions; stage 2: wide captions, attention-pooled product)",
+        "recipe": "default", "command": "cinediff train default-base && cinediff train default",
+        "data": "moving-shapes, 8x32x32 clips at 4 fps whose objects sweep the frame", "steps": 2717, "batch": 48,
+        "cpu_minutes": 147,
         "eval_how": "`cinediff eval --prompts builtin --num 64` (and `builtin-heldout`, `builtin-reworded`)",
-        "eval": {"builtin": {"colour": 0.94, "shape": 0.66, "motion": 0.47, "count": 0.75, "all": 0.38},
-                 "builtin-heldout": {"colour": 0.94, "shape": 0.81, "motion": 0.47, "count": 0.64, "all": 0.31},
-                 "builtin-reworded": {"colour": 0.3, "shape": 0.22, "motion": 0.3, "count": 0.36, "all": 0.02}},
+        "eval": {"builtin": {"colour": 0.94, "shape": 0.78, "motion": 0.64, "count": 0.78, "all": 0.58},
+                 "builtin-heldout": {"colour": 0.89, "shape": 0.83, "motion": 0.72, "count": 0.91, "all": 0.70},
+                 "builtin-reworded": {"colour": 0.22, "shape": 0.33, "motion": 0.58, "count": 0.52, "all": 0.03}},
         "limits": "Short of the bar (colour >= 0.95, shape >= 0.80, motion >= 0.90, count >= 0.90): motion about "
-                  "half right; prompts worded unlike the training captions mostly fail (colour 0.30). Its curve was "
-                  "still rising when the 95-minute budget stopped it (README, the recipe study).",
+                  "two thirds right (left/right and up/down signs swapped; two-object prompts mostly wrong); "
+                  "prompts with colour words no training caption uses (crimson, azure, ...) get the wrong colour "
+                  "(0.22). Its curve was still rising slowly when stage 2 stopped (README).",
     },
     "vae": {
         "about": "frame-wise KL VAE, factor 8, 4 latent channels (the latent recipes' autoencoder)",

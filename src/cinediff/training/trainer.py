@@ -299,6 +299,9 @@ def starting_weights(source: str | Path) -> dict[str, torch.Tensor]:
         return diffusers_unet_weights(source)
     shipped = str(source) in SHIPPED_MODELS and not Path(source).exists()
     folder = resolve_model_dir(source) if shipped else resolve_autoencoder_dir(source)
+    if not folder.exists():
+        raise FileNotFoundError(f"model.init_from: {source} does not exist (a two-stage recipe such as `default`: "
+                                "train the run it starts from first, e.g. `cinediff train default-base`)")
     if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():  # a saved model
         prefix = "autoencoder." if is_autoencoder(folder) else DENOISER_PREFIX
         return {prefix + k: v for k, v in load_tensors(folder / "model.safetensors").items()}
