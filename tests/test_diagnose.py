@@ -38,12 +38,15 @@ def untrained(minilm):
     return untrained_model(run, text_encoder=minilm)
 
 
-def test_swapped_caption_changes_the_motion_words_only():
-    _, records = real_set((4, 32, 32), 24)
+@pytest.mark.parametrize("vocabulary", ["base", "wide"])
+def test_swapped_caption_changes_the_motion_words_only(vocabulary):
+    _, records = real_set((4, 32, 32), 24, captions=vocabulary)
     for i, record in enumerate(records):
         true, swapped = parse_caption(record["caption"])["objects"], parse_caption(swapped_caption(record, i))["objects"]
         assert [o["motion"] for o in swapped] == [OPPOSITE_MOTION[o["motion"]] for o in true]
         assert [(o["color"], o["shape"]) for o in swapped] == [(o["color"], o["shape"]) for o in true]
+        back = record | {"objects": [o | {"motion": OPPOSITE_MOTION[o["motion"]]} for o in record["objects"]]}
+        assert swapped_caption(back, i) == record["caption"]  # same template, synonyms and ending
 
 
 def test_swap_gap_is_zero_for_a_model_that_ignores_the_text(untrained):

@@ -64,7 +64,9 @@ def swapped_caption(record: dict, index: int, seed: int = DIAGNOSE_SEED, split: 
     from cinediff.data.shapes import caption_rng
 
     objects = [o | {"motion": OPPOSITE_MOTION[o["motion"]]} for o in record["objects"]]
-    return captions.caption_objects(objects, record["template"], caption_rng(seed, split, index))
+    vocabulary, rng = record.get("vocabulary", "base"), caption_rng(seed, split, index)
+    captions.random_template(rng, vocabulary=vocabulary)  # the stream's first draw: the template, as in the data
+    return captions.caption_objects(objects, record["template"], rng, vocabulary)
 
 
 def to_model_space(loaded, clips: torch.Tensor) -> torch.Tensor:

@@ -121,6 +121,7 @@ def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
         "background_rgb": list(BACKGROUNDS[background]),
         "caption": captions.caption_objects(objects, template, text_rng, cfg.captions),
         "template": template,
+        "vocabulary": cfg.captions,
         "heldout": any(is_held_out(o, cfg.held_out) for o in objects),
     }
 
