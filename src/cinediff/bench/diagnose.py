@@ -60,13 +60,10 @@ def real_set(shape_thw: tuple[int, int, int], num: int, seed: int = DIAGNOSE_SEE
 def swapped_caption(record: dict, index: int, seed: int = DIAGNOSE_SEED, split: str = "train") -> str:
     """Clip ``index``'s caption with every object's motion replaced by its opposite, written with the
     same template and the same synonyms (the caption's own random stream)."""
-    from cinediff.data import captions
-    from cinediff.data.shapes import caption_rng
+    from cinediff.data.shapes import caption_rng, write_caption
 
     objects = [o | {"motion": OPPOSITE_MOTION[o["motion"]]} for o in record["objects"]]
-    vocabulary, rng = record.get("vocabulary", "base"), caption_rng(seed, split, index)
-    captions.random_template(rng, vocabulary=vocabulary)  # the stream's first draw: the template, as in the data
-    return captions.caption_objects(objects, record["template"], rng, vocabulary)
+    return write_caption(objects, record.get("vocabulary", "base"), caption_rng(seed, split, index))[0]
 
 
 def to_model_space(loaded, clips: torch.Tensor) -> torch.Tensor:

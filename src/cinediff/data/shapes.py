@@ -105,6 +105,13 @@ def caption_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return item_rng(seed, index, f"moving-shapes/{split}/caption")
 
 
+def write_caption(objects: list[dict], vocabulary: str, rng: np.random.Generator) -> tuple[str, int]:
+    """(caption, template id) of ``objects`` from a clip's caption stream (:func:`caption_rng`): the
+    template is its first draw, the words the next ones."""
+    template = captions.random_template(rng, vocabulary=vocabulary)
+    return captions.caption_objects(objects, template, rng, vocabulary), template
+
+
 def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
     """The JSON-serialisable record of clip ``index``: objects, background, caption."""
     rng = item_rng(cfg.seed, index, f"moving-shapes/{cfg.split}")
@@ -112,14 +119,13 @@ def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
     identities = sample_identities(rng, cfg)
     tracks = place_tracks(rng, [obj["motion"] for obj in identities], cfg.track, cfg.frames)
     objects = [obj | {"rgb": list(COLORS[obj["color"]])} | tr for obj, tr in zip(identities, tracks)]
-    text_rng = caption_rng(cfg.seed, cfg.split, index)  # templates never move pixels
-    template = captions.random_template(text_rng, vocabulary=cfg.captions)
+    caption, template = write_caption(objects, cfg.captions, caption_rng(cfg.seed, cfg.split, index))  # never moves pixels
     return {
         "dataset": "moving-shapes",
         "objects": objects,
         "background": background,
         "background_rgb": list(BACKGROUNDS[background]),
-        "caption": captions.caption_objects(objects, template, text_rng, cfg.captions),
+        "caption": caption,
         "template": template,
         "vocabulary": cfg.captions,
         "heldout": any(is_held_out(o, cfg.held_out) for o in objects),

@@ -24,7 +24,7 @@ PROVENANCE: dict[str, dict] = {
         "limits": "Short of the bar (colour >= 0.95, shape >= 0.80, motion >= 0.90, count >= 0.90): motion about "
                   "two thirds right (left/right and up/down signs swapped; two-object prompts mostly wrong); "
                   "prompts with colour words no training caption uses (crimson, azure, ...) get the wrong colour "
-                  "(0.22). Its curve was still rising slowly when stage 2 stopped (README).",
+                  "(0.22). Its curve had flattened near motion 0.71 (24 prompts) when stage 2 stopped (README).",
     },
     "vae": {
         "about": "frame-wise KL VAE, factor 8, 4 latent channels (the latent recipes' autoencoder)",
