@@ -229,9 +229,9 @@ def test_models_and_recipes_commands_list_what_ships():
 
 
 def test_the_default_recipe_reproduces_the_shipped_default():
-    """`cinediff train default-base` then `cinediff train default` train the shipped model: the same
-    network, data and number of steps (the recipes' constant learning rate makes the step count the
-    only stopping rule)."""
+    """`cinediff train default-base`, `cinediff train default-wide`, then `cinediff train default`
+    train the shipped model: the same network, data and number of steps (and learning-rate schedule,
+    so the step count is the only stopping rule)."""
     import dataclasses
     import json
 
@@ -242,15 +242,21 @@ def test_the_default_recipe_reproduces_the_shipped_default():
         return json.loads(json.dumps(dataclasses.asdict(load_config(name))))  # tuples as JSON lists
 
     shipped = json.loads((default_model_dir() / "config.json").read_text())
-    stage2, stage1 = recipe("default"), recipe("default-base")
-    assert stage2["model"] == shipped["model"] and stage2["data"] == shipped["data"]
-    assert stage2["train"]["steps"] == shipped["step"] and stage2["optim"]["schedule"] == "constant"
-    assert tuple(shipped["shape"]) == (3, stage2["data"]["args"]["frames"], 32, 32)
-    # stage 2 starts from stage 1's run and changes only the captions and the product's pooling
-    assert stage2["model"]["init_from"] == stage1["train"]["out_dir"] and stage1["model"]["init_from"] is None
+    stage3, stage2, stage1 = recipe("default"), recipe("default-wide"), recipe("default-base")
+    assert stage3["model"] == shipped["model"] and stage3["data"] == shipped["data"]
+    assert stage3["train"]["steps"] == shipped["step"] and stage3["optim"]["schedule"] == "cosine"
+    assert tuple(shipped["shape"]) == (3, stage3["data"]["args"]["frames"], 32, 32)
+    # each stage starts from the previous one's run and changes only what its recipe's comment says
+    assert stage1["model"]["init_from"] is None
+    assert stage2["model"]["init_from"] == stage1["train"]["out_dir"]
+    assert stage3["model"]["init_from"] == stage2["train"]["out_dir"]
     assert stage1["model"]["backbone_args"] | {"frame_text_attention": True} == stage2["model"]["backbone_args"]
     assert stage1["data"]["args"] | {"captions": "wide"} == stage2["data"]["args"]
-    assert stage1["optim"] == stage2["optim"] and stage1["data"]["batch_size"] == stage2["data"]["batch_size"]
+    assert stage1["optim"] == stage2["optim"] and stage2["optim"]["schedule"] == "constant"
+    assert stage2["model"]["backbone_args"] | {"frame_text_heads": 4} == stage3["model"]["backbone_args"]
+    assert stage2["data"]["args"] | {"captions": "rich", "two_object_prob": 0.5} == stage3["data"]["args"]
+    assert stage2["optim"] | {"schedule": "cosine"} == stage3["optim"]
+    assert stage1["data"]["batch_size"] == stage2["data"]["batch_size"] == stage3["data"]["batch_size"]
 
 
 def test_every_shipped_asset_carries_a_current_model_card():

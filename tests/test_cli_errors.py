@@ -45,13 +45,19 @@ def test_the_train_cli_says_one_line_for_a_bad_value_and_a_toml_syntax_error(tmp
     assert code == 1 and len(lines) == 1 and lines[0].startswith(f"error: {recipe}: TOML syntax error")
 
 
-def test_a_second_stage_without_its_first_says_which_run_to_train(tmp_path):
-    """Recipe `default` starts from runs/default-base: absent, one line names the missing run."""
+def test_a_later_stage_without_its_predecessor_says_which_run_to_train(tmp_path, monkeypatch):
+    """Recipe `default` starts from runs/default-wide: absent, one line names the recipe that writes it."""
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    code, lines = cli("train", "default", "--set", f"train.out_dir={tmp_path / 'run'}", "--set", "train.steps=1")
+    assert code == 1 and lines[-1] == ("error: model.init_from: runs/default-wide does not exist (a later stage of a "
+                                       "multi-stage recipe such as `default`: train the run it starts from first, "
+                                       "`cinediff train default-wide`)")
+    code, lines = cli("train", "default-wide", "--set", f"train.out_dir={tmp_path / 'run'}", "--set", "train.steps=1")
+    assert code == 1 and lines[-1].endswith("`cinediff train default-base`)")
     code, lines = cli("train", "default", "--set", f"model.init_from={tmp_path / 'nowhere'}", "--set",
                       f"train.out_dir={tmp_path / 'run'}", "--set", "train.steps=1")
-    assert code == 1 and lines[-1] == (f"error: model.init_from: {tmp_path / 'nowhere'} does not exist (a two-stage "
-                                       "recipe such as `default`: train the run it starts from first, e.g. "
-                                       "`cinediff train default-base`)")
+    assert code == 1 and lines[-1].endswith("does not exist (a later stage of a multi-stage recipe such as `default`: "
+                                            "train the run it starts from first, e.g. `cinediff train default-base`)")
     assert not list((tmp_path / "run").glob("checkpoints/*"))
 
 

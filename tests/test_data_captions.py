@@ -134,6 +134,26 @@ def test_wide_vocabulary_keeps_the_reworded_wording_unseen():
         words(t for template in captions.WIDE_OBJECT_TEMPLATES for t in template.values())
     assert reworded_verbs >= {"heading", "gliding", "watch", "deflating", "dwindle", "inflates"}
     assert not wide & (reworded | reworded_verbs), wide & (reworded | reworded_verbs)
+    rich = words(w for names in captions.RICH_COLORS.values() for w in names)
+    assert len(rich) == 80 and not rich & (reworded | reworded_verbs)
+    stems = {w[:4] for w in reworded}  # no "gold" for "golden", "snow" for "snowy", "lemo(n)ade"...
+    assert not {w for w in rich if w[:4] in stems}, {w for w in rich if w[:4] in stems}
+
+
+def test_every_rich_colour_word_parses_back_to_its_colour_and_only_rich_captions_use_them():
+    for color, names in captions.RICH_COLORS.items():
+        assert names[:3] == captions.WIDE_COLORS[color]  # rich extends wide
+        for name in names:
+            text = f"a {name} ball moving left and a {name} box gets smaller."
+            assert captions.parse_caption(text) == {"objects": [{"color": color, "shape": "circle", "motion": "left"},
+                                                                {"color": color, "shape": "square",
+                                                                 "motion": "shrinking"}]}, text
+    objects = [{"color": "white", "shape": "circle", "motion": "up"}]
+    rng = np.random.default_rng(0)
+    seen = {vocabulary: {captions.noun_phrase(objects[0], rng, vocabulary)[1].split()[0] for _ in range(400)}
+            for vocabulary in ("wide", "rich")}
+    assert seen["wide"] == set(captions.WIDE_COLORS["white"]) and seen["rich"] == set(captions.RICH_COLORS["white"])
+    assert captions.object_templates("rich") == captions.object_templates("wide")
 
 
 def test_wide_captions_change_words_not_pixels():

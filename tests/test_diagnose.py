@@ -86,9 +86,14 @@ def test_partial_noising_keeps_real_clips_at_low_strength_only(untrained):
     assert high["accuracy_all"] < low["accuracy_all"]
 
 
-def test_minilm_token_states_separate_motion_words(minilm):
+def test_minilm_token_states_separate_motion_words_but_not_held_out_colour_words(minilm):
     probe = linear_probe(minilm, num_train=256, num_test=128)
     assert probe["motion_accuracy"] >= 0.9 and probe["color_accuracy"] >= 0.9 and probe["shape_accuracy"] >= 0.9
+    # trained on 80 colour words (rich captions), a probe reads the colour of "crimson", "azure",
+    # "ivory"... barely better than chance (1/8): MiniLM's states do not place unseen colour words
+    # near their colour, which bounds what a model conditioned on them carries over (README)
+    assert probe["reworded_color_chance"] == 1 / 8 and probe["reworded_color_accuracy"] < 0.5
+    assert probe["reworded_motion_accuracy"] > probe["reworded_color_accuracy"]
 
 
 def test_prompt_response_is_zero_without_text_and_measures_what_the_text_changes(untrained):

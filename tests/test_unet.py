@@ -400,3 +400,39 @@ def test_coordinate_channels_are_the_pixels_place_and_time_and_start_as_a_no_op(
         before = trained(x, c_noise, text=text)
         trained.conv_in.weight[:, 4:] = 0
         assert (trained(x, c_noise, text=text) - before).abs().max() > 1e-4
+
+
+def test_frame_text_heads_start_as_the_one_head_model_and_add_their_own_pooled_prompts():
+    from cinediff.backbones.embeddings import FrameTextProduct, clip_positions
+
+    one = seeded(replace(TINY, frame_text_product=True, frame_text_attention=True))
+    with torch.no_grad():
+        one.frame_text_product.out.weight.normal_(0, 0.2)
+        one.frame_text_product.query.normal_(0, 0.1)
+    three = UNet(replace(one.config, frame_text_heads=3)).eval()
+    missing, unexpected = three.load_state_dict(one.state_dict(), strict=False)  # a one-head run loads unchanged
+    assert not unexpected and sorted(missing) == ["frame_text_product.change.weight", "frame_text_product.extra_queries",
+                                                  "frame_text_product.extra_text.weight"]
+    x, c, text = inputs(t=3)
+    torch.testing.assert_close(three(x, c, text), one(x, c, text))  # zero-initialised extra projection: same model
+    product = three.frame_text_product
+    assert product.extra_queries.shape == (2, 16) and not torch.allclose(product.extra_queries[0], product.extra_queries[1])
+    with torch.no_grad():
+        product.extra_text.weight.normal_(0, 0.2)
+    assert not torch.allclose(three(x, c, text), one(x, c, text))
+    # the extra heads' pooled prompts (each by its own query) times the centred frame positions
+    tokens = text.float()
+    extra = torch.cat([product.norm(product.pool(tokens, None, q)) for q in product.extra_queries], dim=-1)
+    positions = clip_positions(3)
+    first = product.text(product.norm(product.pool(tokens, None)))[:, None] * product.frame(positions)[None]
+    change = (extra @ product.extra_text.weight.T)[:, None] * product.change(positions - positions.mean(0))[None]
+    torch.testing.assert_close(product(tokens, None, 3), product.out((first + change).flatten(0, 1)))
+    # that term averages to zero over a clip: what the extra heads read only moves things over time
+    with torch.no_grad():
+        product.out.bias.zero_()
+        product.text.weight.zero_(), product.text.bias.zero_()
+    per_clip = product(tokens, None, 3).unflatten(0, (2, 3)).mean(1)
+    torch.testing.assert_close(per_clip, torch.zeros_like(per_clip))
+    assert product(tokens, None, 3).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="frame_text_heads"):
+        FrameTextProduct(16, 8, heads=2)  # more heads need the attention pooling

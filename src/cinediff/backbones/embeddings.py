@@ -73,10 +73,25 @@ class FrameTextProduct(nn.Module):
     the weight. With ``token · q / √D`` (raw MiniLM states, norm ~1-10) Adam's ~lr-sized steps
     moved the weights off the plain mean far too slowly: after 700 steps at lr 5e-4 every token of
     a prompt still had 0.14 ± 0.01 of the weight.
+
+    ``heads`` > 1 adds ``heads - 1`` more queries whose pooled prompts meet only the *changing* part
+    of the frame position: ``W_out(... + (W_extra · [LN(pooled_2), ...]) ⊙ (W_change · centred
+    positions))``, the positions minus their clip average, so this term averages to zero over a
+    clip. One query cannot read the colour word and the motion word at once: the shipped stage-2
+    query gave 'red' 0.34 and 'left' 0.14 of 'a red ball moving left'. Extra heads that met the
+    full positions (with their constant) went the same way (all three read the colour words,
+    after 900 steps 'red' 0.39-0.49, 'left' 0.06-0.09): colour is what lowers the loss most, and
+    a constant lets the product carry it. What only changes across frames has no use for colour
+    (a clip's colour does not change), so these heads are left with what does: the motion words.
+    The extra queries start small and random (identical ones would stay identical), ``W_extra``
+    at zero, so a one-head model's weights load unchanged (``query``, ``text``, ``frame`` keep
+    their shapes) and it starts as exactly that model.
     """
 
-    def __init__(self, text_dim: int, out_dim: int, rank: int = 64, attention_pooling: bool = False):
+    def __init__(self, text_dim: int, out_dim: int, rank: int = 64, attention_pooling: bool = False, heads: int = 1):
         super().__init__()
+        if heads < 1 or (heads > 1 and not attention_pooling):
+            raise ValueError(f"frame_text_heads = {heads}: needs >= 1, and frame_text_attention for more than one")
         self.query = nn.Parameter(torch.zeros(text_dim)) if attention_pooling else None
         self.norm = nn.LayerNorm(text_dim, elementwise_affine=False)
         self.text = nn.Linear(text_dim, rank)
@@ -84,18 +99,29 @@ class FrameTextProduct(nn.Module):
         self.out = nn.Linear(rank, out_dim)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.extra_queries = nn.Parameter(0.02 * torch.randn(heads - 1, text_dim)) if heads > 1 else None
+        self.extra_text = nn.Linear((heads - 1) * text_dim, rank, bias=False) if heads > 1 else None
+        self.change = nn.Linear(8, rank, bias=False) if heads > 1 else None
+        if self.extra_text is not None:
+            nn.init.zeros_(self.extra_text.weight)
 
-    def pool(self, tokens: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """(B, L, D) token states → (B, D): their mean, or with ``attention_pooling`` softmax(LN(k)·q)-weighted."""
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor | None, query: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, D) token states → (B, D): their mean, or with ``attention_pooling`` softmax(LN(k)·q)-weighted
+        (q: ``query``, the first head's unless given)."""
         mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device) if mask is None else mask.bool()
-        scores = self.norm(tokens) @ self.query.to(tokens.dtype) if self.query is not None \
+        query = self.query if query is None else query
+        scores = self.norm(tokens) @ query.to(tokens.dtype) if query is not None \
             else torch.zeros(tokens.shape[:2], dtype=tokens.dtype, device=tokens.device)
         weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
         return (weights[..., None] * tokens).sum(1)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None, num_frames: int) -> torch.Tensor:
         """tokens: (B, L, D_text), mask (B, L) → (B·T, out_dim), frames of a clip consecutive (the U-Net's (b t) order)."""
-        pooled = self.pool(tokens.to(self.text.weight.dtype), mask)
-        text = self.text(self.norm(pooled))  # (B, R)
-        frame = self.frame(clip_positions(num_frames, pooled.device).to(text.dtype))  # (T, R)
-        return self.out((text[:, None] * frame[None]).flatten(0, 1))
+        tokens = tokens.to(self.text.weight.dtype)
+        positions = clip_positions(num_frames, tokens.device).to(tokens.dtype)  # (T, 8)
+        text = self.text(self.norm(self.pool(tokens, mask)))  # (B, R)
+        product = text[:, None] * self.frame(positions)[None]  # (B, T, R)
+        if self.extra_queries is not None:
+            extra = self.extra_text(torch.cat([self.norm(self.pool(tokens, mask, q)) for q in self.extra_queries], -1))
+            product = product + extra[:, None] * self.change(positions - positions.mean(0))[None]
+        return self.out(product.flatten(0, 1))

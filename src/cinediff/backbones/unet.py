@@ -57,6 +57,7 @@ class UNetConfig:
     frame_text_product: bool = False  # add the bilinear prompt x frame-position term (FrameTextProduct) to each
     #                                   frame's time embedding
     frame_text_attention: bool = False  # ... reading the prompt through a learned attention pooling of its tokens
+    frame_text_heads: int = 1  # ... plus heads - 1 queries on the frame position minus its clip mean (FrameTextProduct)
     spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
     coord_channels: bool = False  # append (t, y, x) in [-1, 1] as input channels (CoordConv, Liu et al. 2018): where
@@ -259,7 +260,8 @@ class UNet(nn.Module):
         self.frame_embedding = condition_embedding(ch[0], temb_dim, config.frame_embedding)
         self.text_embedding = condition_embedding(config.text_dim, temb_dim, config.text_embedding)
         self.frame_text_embedding = condition_embedding(config.text_dim + ch[0], temb_dim, config.frame_text_embedding)
-        self.frame_text_product = (FrameTextProduct(config.text_dim, temb_dim, attention_pooling=config.frame_text_attention)
+        self.frame_text_product = (FrameTextProduct(config.text_dim, temb_dim, attention_pooling=config.frame_text_attention,
+                                                    heads=config.frame_text_heads)
                                    if config.frame_text_product else None)
         self.down_blocks = nn.ModuleList(self.down_level(i, config) for i in range(len(ch)))
         self.mid_block = MidBlock(ch[-1], config)

@@ -19,7 +19,10 @@
 3. **Linear probe**: can a linear classifier read the motion (and colour, shape) from what the
    backbone receives, the text encoder's token states (mean over the prompt's tokens)? Trained
    on captions of one seed, tested on another's; near-chance accuracy would put the blame on
-   the text encoder rather than the backbone.
+   the text encoder rather than the backbone. The same probes trained on the widest training
+   vocabulary (``rich`` captions) and tested on the same objects said in held-out words
+   (``builtin-reworded``: "crimson", "azure", "cube", "gliding"...) bound what a model conditioned
+   on those states can learn to carry over to wording it never saw.
 """
 
 from __future__ import annotations
@@ -193,11 +196,12 @@ def prompt_response(loaded, sigmas: list[float], num: int = 16, subject: str = "
 # ---------------------------------------------------------------- 3. linear probe
 
 
-def single_object_records(num: int, seed: int) -> list[dict]:
-    """Records of ``num`` one-object moving-shapes clips (attributes and caption only, no pixels)."""
+def single_object_records(num: int, seed: int, captions: str = "base") -> list[dict]:
+    """Records of ``num`` one-object moving-shapes clips (attributes and caption only, no pixels),
+    captioned in a training vocabulary (``base`` | ``wide`` | ``rich``)."""
     from cinediff.data.shapes import MovingShapes
 
-    data = MovingShapes(seed=seed, max_objects=1, length=max(num, 1))
+    data = MovingShapes(seed=seed, max_objects=1, length=max(num, 1), captions=captions)
     return [data.attributes(i) for i in range(num)]
 
 
@@ -229,10 +233,28 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, classes: int,
 
 
 def linear_probe(text_encoder, num_train: int = 512, num_test: int = 256) -> dict:
-    """Test accuracy of linear probes of motion, colour and shape from :func:`prompt_features`."""
-    train_records, test_records = single_object_records(num_train, 11), single_object_records(num_test, 12)
+    """Test accuracy of linear probes of motion, colour and shape from :func:`prompt_features`:
+    ``{name}_accuracy`` trained and tested on base captions (two seeds), ``reworded_{name}_accuracy``
+    trained on rich captions and tested on the test objects in held-out wording."""
+    from cinediff.data.captions import reworded_caption
+    from cinediff.data.rng import item_rng
+
+    test_records = single_object_records(num_test, 12)
+    reworded = [reworded_caption(r["objects"], item_rng(12, i, "diagnose/reworded")) for i, r in enumerate(test_records)]
+    out = {}
+    for prefix, train_vocabulary, test_captions in (("", "base", [r["caption"] for r in test_records]),
+                                                    ("reworded_", "rich", reworded)):
+        train_records = single_object_records(num_train, 11, train_vocabulary)
+        out |= probe_accuracies(text_encoder, train_records, [r["caption"] for r in train_records], test_records,
+                                test_captions, prefix)
+    return out
+
+
+def probe_accuracies(text_encoder, train_records, train_captions, test_records, test_captions, prefix="") -> dict:
+    """Accuracy of a linear probe per attribute (motion, colour, shape), trained on the train captions'
+    :func:`prompt_features` (standardised by the train set) and tested on the test captions."""
     vocab = {"motion": MOTIONS, "color": tuple(COLORS), "shape": SHAPES}
-    feats = [prompt_features(text_encoder, [r["caption"] for r in rs]) for rs in (train_records, test_records)]
+    feats = [prompt_features(text_encoder, captions) for captions in (train_captions, test_captions)]
     mean, std = feats[0].mean(0), feats[0].std(0).clamp(min=1e-6)
     train_x, test_x = ((f - mean) / std for f in feats)
     out = {}
@@ -240,8 +262,8 @@ def linear_probe(text_encoder, num_train: int = 512, num_test: int = 256) -> dic
         label = lambda rs: torch.tensor([values.index(r["objects"][0][name]) for r in rs])  # noqa: E731
         probe = fit_linear_probe(train_x, label(train_records), len(values))
         with torch.no_grad():
-            out[f"{name}_accuracy"] = float((probe(test_x).argmax(1) == label(test_records)).float().mean())
-        out[f"{name}_chance"] = 1 / len(values)
+            out[f"{prefix}{name}_accuracy"] = float((probe(test_x).argmax(1) == label(test_records)).float().mean())
+        out[f"{prefix}{name}_chance"] = 1 / len(values)
     return out
 
 
@@ -288,6 +310,7 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
                       "motion_word: gap = loss(swapped motion words) - loss(true caption); > 0: the model uses the word",
                       "prompt_response: RMS of D(sigma * noise) between prompts differing only in the motion word; "
                       "sign_vs_axis = opposite-word pairs / left-vs-up (~0: the direction is not used)",
-                      "linear_probe: token states averaged over the prompt; train seed 11, test seed 12, one object",
+                      "linear_probe: token states averaged over the prompt; train seed 11, test seed 12, one object; "
+                      "reworded_*: trained on rich captions, tested on the test objects in held-out wording",
                       "motion_word_signal: share of the variance of the model's own training clips the motion words "
                       "explain (the optimal gain from the word at high noise); time_averaged: ignoring frame order"]}

@@ -51,6 +51,7 @@ class MovingShapesConfig:
     length: int = 10_000  # clips in the index space
     track: TrackConfig | dict = field(default_factory=TrackConfig)  # sizes, travel, growth (or a dict of overrides)
     captions: str = "base"  # caption vocabulary: "base" templates and synonyms | "wide" (more words, sentence forms)
+    #                         | "rich" (wide + ten words per colour)
 
     def __post_init__(self):
         if self.split not in SPLITS:

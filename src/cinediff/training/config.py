@@ -161,6 +161,16 @@ def packaged_configs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.toml"))}
 
 
+def recipe_writing(run_dir: str | Path) -> str | None:
+    """The packaged recipe whose ``train.out_dir`` is ``run_dir`` (e.g. ``runs/default-wide`` →
+    ``default-wide``): what to train when a later stage's ``model.init_from`` is missing."""
+    for name, path in packaged_configs().items():
+        out_dir = tomllib.loads(path.read_text()).get("train", {}).get("out_dir")
+        if out_dir is not None and Path(out_dir) == Path(run_dir):
+            return name
+    return None
+
+
 def recipe_summary(path: Path) -> str:
     """The first sentence of a recipe's leading comment block."""
     lines = []

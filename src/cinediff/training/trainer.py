@@ -291,6 +291,7 @@ def starting_weights(source: str | Path) -> dict[str, torch.Tensor]:
     ``vae``) or an exported text-to-video model (``cinediff export``; ``default``: the shipped one)."""
     from cinediff.autoencoders import resolve_autoencoder_dir
     from cinediff.models.loading import DENOISER_PREFIX, SHIPPED_MODELS, resolve_model_dir
+    from cinediff.training.config import recipe_writing
     from cinediff.training.export import is_autoencoder
     from cinediff.models.diffusers_init import diffusers_unet_weights, is_diffusers_pipeline
     from cinediff.weights import load_tensors
@@ -300,8 +301,10 @@ def starting_weights(source: str | Path) -> dict[str, torch.Tensor]:
     shipped = str(source) in SHIPPED_MODELS and not Path(source).exists()
     folder = resolve_model_dir(source) if shipped else resolve_autoencoder_dir(source)
     if not folder.exists():
-        raise FileNotFoundError(f"model.init_from: {source} does not exist (a two-stage recipe such as `default`: "
-                                "train the run it starts from first, e.g. `cinediff train default-base`)")
+        recipe = recipe_writing(source)
+        raise FileNotFoundError(f"model.init_from: {source} does not exist (a later stage of a multi-stage recipe such "
+                                f"as `default`: train the run it starts from first, "
+                                f"{f'`cinediff train {recipe}`' if recipe else 'e.g. `cinediff train default-base`'})")
     if (folder / "model.safetensors").is_file() and (folder / "config.json").is_file():  # a saved model
         prefix = "autoencoder." if is_autoencoder(folder) else DENOISER_PREFIX
         return {prefix + k: v for k, v in load_tensors(folder / "model.safetensors").items()}
