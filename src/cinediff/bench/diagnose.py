@@ -245,16 +245,17 @@ def linear_probe(text_encoder, num_train: int = 512, num_test: int = 256) -> dic
     for prefix, train_vocabulary, test_captions in (("", "base", [r["caption"] for r in test_records]),
                                                     ("reworded_", "rich", reworded)):
         train_records = single_object_records(num_train, 11, train_vocabulary)
-        out |= probe_accuracies(text_encoder, train_records, [r["caption"] for r in train_records], test_records,
-                                test_captions, prefix)
+        out |= probe_accuracies(text_encoder, train_records, test_records, test_captions, prefix)
     return out
 
 
-def probe_accuracies(text_encoder, train_records, train_captions, test_records, test_captions, prefix="") -> dict:
-    """Accuracy of a linear probe per attribute (motion, colour, shape), trained on the train captions'
-    :func:`prompt_features` (standardised by the train set) and tested on the test captions."""
+def probe_accuracies(text_encoder, train_records, test_records, test_captions, prefix="") -> dict:
+    """Accuracy of a linear probe per attribute (motion, colour, shape), trained on the train records'
+    captions' :func:`prompt_features` (standardised by the train set), tested on ``test_captions``
+    (the test records' objects, in whatever wording)."""
     vocab = {"motion": MOTIONS, "color": tuple(COLORS), "shape": SHAPES}
-    feats = [prompt_features(text_encoder, captions) for captions in (train_captions, test_captions)]
+    feats = [prompt_features(text_encoder, captions) for captions in ([r["caption"] for r in train_records],
+                                                                        test_captions)]
     mean, std = feats[0].mean(0), feats[0].std(0).clamp(min=1e-6)
     train_x, test_x = ((f - mean) / std for f in feats)
     out = {}
