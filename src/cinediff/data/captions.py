@@ -84,9 +84,10 @@ WIDE_SHAPES: dict[str, tuple[str, ...]] = {
 SENTENCE_ENDS: tuple[str, ...] = ("", "", ".")  # a wide caption sometimes ends as a sentence
 
 # The rich vocabulary (``captions = "rich"``): the wide one with ten words per colour instead of three.
-# Three words mark out a colour's region of MiniLM's space too narrowly: a model trained on them drew
-# most held-out colour words wrong (builtin-reworded colour 0.22, "crimson" drawn purple). Still
-# disjoint from the held-out colour words and their stems (no "gold", "snow", "lemon", tested).
+# Tried because a model trained on three drew most held-out colour words wrong (builtin-reworded colour
+# 0.22, "crimson" drawn purple); ten did not help (0.17): MiniLM's states do not place unseen colour
+# words near their colour (a linear probe trained on these 80 reads them at 0.22, `bench diagnose`).
+# Still disjoint from the held-out colour words and their stems (no "gold", "snow", "lemon", tested).
 RICH_COLORS: dict[str, tuple[str, ...]] = {
     "red": (*WIDE_COLORS["red"], "rose", "brick", "vermilion", "cardinal", "wine", "tomato", "reddish"),
     "green": (*WIDE_COLORS["green"], "olive", "forest", "grass", "leaf", "sage", "pine", "greenish"),
