@@ -1,9 +1,12 @@
 """The shipped default's learning curve over all its stages: stage 1 (recipe ``default-base``, from
-the recipe study's JSON) then each later stage (recipes ``default-wide``, ``default``: their run
-folders' ``metrics.jsonl``), each stage's minutes and clips counted on from where the previous ended.
+the recipe study's JSON) then each later stage (recipes ``default-wide``, ``default-rich``,
+``default``: their run folders' ``metrics.jsonl``), each stage's minutes and clips counted on from
+where the previous ended. ``--previous`` starts from a curve this script wrote (its stages kept)
+instead of stage 1 alone: a new last stage is added without the earlier stages' run folders.
 
-    .venv/bin/python benchmarks/default_curve.py --runs runs/default-wide runs/default \\
+    .venv/bin/python benchmarks/default_curve.py --runs runs/default-wide runs/default-rich runs/default \\
         [--stage1 benchmarks/recipes-32-cpu.json] [--out benchmarks/default-curve-cpu]
+    .venv/bin/python benchmarks/default_curve.py --previous benchmarks/default-curve-cpu.json --runs runs/default
 
 Writes ``<out>.json`` (the records, with ``stage``) and ``<out>.png`` (judge accuracy vs clips seen).
 """
@@ -21,10 +24,12 @@ STAGE1_CANDIDATE = "unet-pixel-32-sweep-product"  # the recipe study's run that 
 
 
 def all_stages(stage1: list[dict], *later: list[dict]) -> list[dict]:
-    """Stage 1's records then each later stage's, whose ``minutes`` and ``clips`` continue the
-    previous stage's last ones; every record gets ``stage`` (1, 2, ...) and its own ``stage_step``."""
-    records = [r | {"stage": 1, "stage_step": r["step"]} for r in stage1]
-    for stage, curve in enumerate(later, start=2):
+    """Stage 1's records (or those of several stages, each with its ``stage``) then each later
+    stage's, whose ``minutes`` and ``clips`` continue the previous stage's last ones; every record
+    gets ``stage`` (1, 2, ...) and its own ``stage_step``."""
+    records = [{"stage": 1, "stage_step": r["step"]} | r for r in stage1]
+    first = max(r["stage"] for r in records) + 1
+    for stage, curve in enumerate(later, start=first):
         last = max(records, key=lambda r: r["clips"])
         records += [r | {"minutes": r["minutes"] + last["minutes"], "clips": r["clips"] + last["clips"],
                          "stage_step": r["step"], "stage": stage} for r in curve]
@@ -35,14 +40,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", required=True, help="the run folders of stage 2, 3, ... in order")
     parser.add_argument("--stage1", default="benchmarks/recipes-32-cpu.json")
+    parser.add_argument("--previous", help="a curve JSON this script wrote: its stages come first")
     parser.add_argument("--out", default="benchmarks/default-curve-cpu")
     args = parser.parse_args()
-    stage1 = json.loads(Path(args.stage1).read_text())["curves"][STAGE1_CANDIDATE]
+    if args.previous:
+        stage1 = json.loads(Path(args.previous).read_text())["records"]
+    else:
+        stage1 = json.loads(Path(args.stage1).read_text())["curves"][STAGE1_CANDIDATE]
     records = all_stages(stage1, *(read_curve(Path(run) / "metrics.jsonl") for run in args.runs))
     ends = {r["stage"]: max(q["clips"] for q in records if q["stage"] == r["stage"]) for r in records}
     begun = " / ".join(f"{ends[k - 1]:,}" for k in sorted(ends) if k > 1)
     out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps({"suite": "default-curve", "stage1": args.stage1,
+    out.with_suffix(".json").write_text(json.dumps({"suite": "default-curve", "stage1": args.stage1, "previous": args.previous,
                                                      "records": records}, indent=1) + "\n")
     # clips, not minutes, on the x axis: the stages ran on machines of different speed
     line_chart({"default": records}, CURVE_KEYS, out.with_suffix(".png"), x="clips",

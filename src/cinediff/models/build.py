@@ -11,7 +11,7 @@ from cinediff.autoencoders import load_autoencoder
 from cinediff.backbones import build_backbone
 from cinediff.diffusion import EDMPrecond, VPPrecond, VPSchedule
 from cinediff.models.config import ModelConfig
-from cinediff.text import load_text_encoder
+from cinediff.text import PhraseEncoder, load_text_encoder
 
 
 def build_denoiser(config: ModelConfig) -> nn.Module:
@@ -35,7 +35,12 @@ def load_target_latent(target_args: dict, root: Path | None = None):
     return load_autoencoder(root / name if root is not None else name)
 
 
-def build_text_encoder(name: str | None):
-    if not name:
+def build_text_encoder(name: str | None, phrases: bool = False, shared=None):
+    """The frozen text encoder ``name`` (None for "" / None: unconditional), or ``shared`` (an encoder
+    already loaded, to reuse); with ``phrases`` it encodes each phrase of a prompt on its own
+    (:class:`~cinediff.text.PhraseEncoder` around the same model)."""
+    if shared is None and not name:
         return None
-    return load_text_encoder(name)
+    encoder = load_text_encoder(name) if shared is None else shared
+    encoder = encoder.encoder if encoder.phrases else encoder
+    return PhraseEncoder(encoder) if phrases else encoder

@@ -17,6 +17,7 @@ class ModelConfig:
     noise_prior: str = "iid"  # iid | mixed | progressive (PYoCo)
     noise_alpha: float | None = None  # None: the prior's documented default
     text_encoder: str | None = "minilm"  # a local transformers dir, "minilm", or "" for unconditional
+    text_phrases: bool = False  # encode each " and "-joined phrase of a prompt on its own (text/phrases.py)
     cond_dropout: float = 0.1  # probability of training a sample on the empty prompt (for CFG)
     temporal_loss_weight: float = 0.0  # λ of the frame-difference term of the denoising loss (Precond.loss)
     init_from: str | None = None  # weights that start this run: a run/checkpoint folder, a saved autoencoder or an export

@@ -138,7 +138,7 @@ def load_model(path: str | Path | None = None, device: torch.device | str = "cpu
     text_entry = model_config.text_encoder
     if text_entry and not is_default_encoder(text_entry):  # exports carry theirs (text-encoder/)
         text_entry = str(contained(path, text_entry, "model.text_encoder", allow_outside))
-    text_encoder = build_text_encoder(text_entry)
+    text_encoder = build_text_encoder(text_entry, model_config.text_phrases)
     if text_encoder is not None:
         text_encoder.to(device)
     ae_entry, target_args = config["model"].get("autoencoder"), dict(config["model"].get("target_args", {}))

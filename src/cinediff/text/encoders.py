@@ -69,6 +69,8 @@ class TextEncoder(nn.Module):
     ``cache_size`` prompts are kept on CPU; 0 disables the cache.
     """
 
+    phrases = False  # encodes whole prompts (text.phrases.PhraseEncoder: each phrase on its own)
+
     def __init__(self, model: nn.Module, tokenizer, max_length: int, pooling: str = "mean",
                  normalize: bool = False, cache_size: int = 1024):
         super().__init__()

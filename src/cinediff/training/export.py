@@ -87,7 +87,7 @@ def untrained_model(run: RunConfig, device: torch.device | str = "cpu", text_enc
     latent = load_target_latent(run.model.target_args)
     shape, fps = output_shape(run, autoencoder, latent)
     denoiser = build_denoiser(run.model).to(device).eval().requires_grad_(False)
-    text_encoder = text_encoder if text_encoder is not None else build_text_encoder(run.model.text_encoder)
+    text_encoder = build_text_encoder(run.model.text_encoder, run.model.text_phrases, shared=text_encoder)
     if text_encoder is not None:
         text_encoder.to(device)
     config = {"model": config_to_dict(run)["model"], "shape": shape, "fps": fps, "generation": {}}

@@ -47,7 +47,7 @@ class DiffusionTask(nn.Module):
         self.prior = noise_prior(config.noise_prior, config.noise_alpha)
         self.cond_dropout = config.cond_dropout
         self.temporal_loss_weight = config.temporal_loss_weight
-        self.text = Frozen(text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder))
+        self.text = Frozen(build_text_encoder(config.text_encoder, config.text_phrases, shared=text_encoder))
         self.autoencoder = Frozen(load_autoencoder(config.autoencoder) if config.autoencoder else None)
         self.target_kind, self.target_args = config.target, dict(config.target_args)
         self.latent_autoencoder = Frozen(load_target_latent(self.target_args))
