@@ -54,6 +54,34 @@ def test_a_string_is_one_prompt_and_seeds_do_not_depend_on_the_batch(pipe):
     assert drawn[0] == drawn[1]  # a seeded generator gives the same seeds
 
 
+def test_unseen_colour_names_are_read_as_the_models_colour_words(pipe):
+    """"ivory" is no word of the model's captions: it is read as "white" (the same video bit for bit),
+    unless ``color_names=False`` passes it to the text encoder as it is."""
+    read = pipe("an ivory square growing", num_inference_steps=2, seed=6)
+    plain = pipe("a white square growing", num_inference_steps=2, seed=6)
+    assert read.settings["read_as"] == ["a white square growing"] and read.settings["prompts"] == ["an ivory square growing"]
+    np.testing.assert_array_equal(read.frames[0], plain.frames[0])
+    literal = pipe("an ivory square growing", num_inference_steps=2, seed=6, color_names=False)
+    assert literal.settings["read_as"] == ["an ivory square growing"]
+    assert not np.array_equal(literal.frames[0], plain.frames[0])
+
+
+def test_generate_cli_says_how_it_read_the_prompt_and_literal_keeps_it(model_dir, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cinediff.cli.main import app
+
+    for flags, read in (([], "a red circle moving left"), (["--literal"], "a crimson circle moving left")):
+        out = tmp_path / f"c{len(flags)}.mp4"
+        result = CliRunner().invoke(app, ["generate", "a crimson circle moving left", "-o", str(out), "--model",
+                                          str(model_dir), "--steps", "2", *flags])
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.with_suffix(".json").read_text())["read_as"] == read
+        assert ("as 'a red circle moving left'" in result.output) == (not flags)
+
+
 def test_output_types_and_export_to_video_round_trip(pipe, tmp_path):
     np_out = pipe(PROMPT, num_inference_steps=2, seed=0).frames[0]
     pt_out = pipe(PROMPT, num_inference_steps=2, seed=0, output_type="pt").frames[0]

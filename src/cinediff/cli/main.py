@@ -105,6 +105,8 @@ def generate(
     strength: float = typer.Option(None, "--strength", help="With --init: how much to change it, (0, 1] (default 0.6)."),
     fps: float = typer.Option(None, "--fps", help="Frame rate of the written files (default: the model's)."),
     device: str = typer.Option(None, "--device", help="cpu | cuda (default: CUDA when available)."),
+    literal: bool = typer.Option(False, "--literal", help="Pass colour names the model was not trained on as "
+                                 "they are (default: read as its nearest colour word, e.g. crimson → red)."),
 ) -> None:
     """Generate videos from a text prompt, offline, with the default or a given model (or pipeline)."""
     import cinediff
@@ -128,14 +130,18 @@ def generate(
     pipe = cinediff.load(model or "default", device=dev)
     result = pipe(prompts, negative_prompt=negative or None, num_inference_steps=steps, guidance_scale=guidance,
                   seed=seed, num_videos_per_prompt=num, sampler=sampler, noise_prior=noise_prior,
-                  noise_alpha=noise_alpha, init=init, strength=strength)
+                  noise_alpha=noise_alpha, init=init, strength=strength, color_names=not literal)
     rate = fps or pipe.fps
     settings = result.settings
     step = ({name: stage.config.get("step") for name, stage in pipe.model.models.items()} if pipe.is_multistage
             else pipe.model.config.get("step"))
     videos = [from_uint8_frames(frames) for frames in result.frames]
+    for prompt, read in dict(zip(settings["prompts"], settings["read_as"])).items():
+        if read != prompt:
+            typer.echo(f"read {prompt!r} as {read!r} (colour names it was not trained on; --literal keeps them)")
     for i, (path, video) in enumerate(zip(output_paths(out, total), videos)):
-        meta = {"prompt": settings["prompts"][i], "seed": settings["seeds"][i], "seeds": [settings["seeds"][i]],
+        meta = {"prompt": settings["prompts"][i], "read_as": settings["read_as"][i], "seed": settings["seeds"][i],
+                "seeds": [settings["seeds"][i]],
                 "generation": settings["generation"], "model": model or "default", "model_step": step,
                 **({"init": init} if init else {})}
         for written in write_video_and_gif(path, video, rate, meta):
@@ -270,6 +276,8 @@ def evaluate(
     i3d: str = typer.Option(None, "--i3d", help="Local I3D file (i3d_torchscript.pt or a pytorch-i3d state dict): adds FVD. "
                            "TorchScript files run code when loaded: only pass ones you trust."),
     clip: str = typer.Option(None, "--clip", help="Local CLIP directory (transformers save_pretrained): adds CLIPSIM."),
+    literal: bool = typer.Option(False, "--literal", help="Pass colour names the model was not trained on as they "
+                                 "are (default: read as its nearest colour word)."),
 ) -> None:
     """Generate for a prompt set, score alignment (judge), temporal consistency and flicker; write a report.
 
@@ -282,7 +290,7 @@ def evaluate(
 
     if model and is_autoencoder(model):
         return evaluate_autoencoder(model, num, Path(out))
-    generation = {"steps": steps} if steps else {}
+    generation = ({"steps": steps} if steps else {}) | ({"color_names": False} if literal else {})
     metrics = run_evaluation(model, read_prompts(prompts, num), Path(out), seed, generation=generation,
                              device=str(default_device()), real_split=reference_split(prompts),
                              classifier=classifier, i3d=i3d, clip=clip)

@@ -196,6 +196,20 @@ def reworded_caption(objects: list[dict], rng: np.random.Generator) -> str:
     return " and ".join(clauses)
 
 
+def vocabulary_words(vocabulary: str = "base") -> frozenset[str]:
+    """Every word a training caption of ``vocabulary`` can contain (lower case): its templates' words,
+    colour and shape words, digit nouns, direction phrases and the camera templates."""
+    wide = vocabulary != "base"
+    colors = (RICH_COLORS if vocabulary == "rich" else WIDE_COLORS) if wide else {c: (c,) for c in RICH_COLORS}
+    shapes = WIDE_SHAPES if wide else SHAPE_SYNONYMS
+    texts = [*(t for template in object_templates(vocabulary) + CAMERA_TEMPLATES for t in template.values()),
+             *(w for words in (*colors.values(), *shapes.values()) for w in words),
+             *(f"{article} {noun}" for article, noun in DIGIT_NOUNS),
+             *(p for phrases in DIRECTION_PHRASES.values() for p in phrases.values())]
+    placeholders = {"obj", "bare", "dir", "adj", "photo"}  # "to", "digit" are caption words too
+    return frozenset(w for text in texts for w in _words(text) if w not in placeholders) | {"an", "and"}  # articles before vowels; joins objects
+
+
 def caption_camera(photo: str, motion: str, template: int) -> str:
     """Caption of a camera move ("pan_left", "zoom_in", ...) over a photo description."""
     kind = "pan" if motion.startswith("pan_") else motion

@@ -262,7 +262,8 @@ def generate_from(model: str | Path | None, prompts: list[str], seed: int, gener
     loaded = load_model(model, device)
     config = loaded.generation_config(generation)
     videos = generate_for_prompts(loaded, prompts, seed, config, batch_size, device)
-    return videos, loaded.fps, {"model_step": loaded.config.get("step"), "generation": dataclasses.asdict(config)}
+    return videos, loaded.fps, {"model_step": loaded.config.get("step"), "generation": dataclasses.asdict(config),
+                                "read_as": loaded.read_prompts(prompts, config)}
 
 
 def evaluate(model: str | None, prompts: list[str], out_dir: Path, seed: int = 0, batch_size: int = 8,

@@ -52,6 +52,7 @@ class GenerationConfig:
     noise_alpha: float | None = None
     fps: float = 8.0  # frame-rate conditioning (models that use it)
     strength: float = 1.0  # with an init: SDEdit start, the last int(steps·strength) steps run (1: pure noise)
+    color_names: bool = True  # loaded models: read colour names never trained on as the nearest trained one
 
 
 @torch.no_grad()
@@ -121,13 +122,14 @@ def generate_videos(
 def generate(loaded, prompts: Sequence[str], seeds: Sequence[int], config: GenerationConfig | None = None,
              device: torch.device | str = "cpu", shape: Sequence[int] | None = None, decode: bool = True,
              **inputs) -> torch.Tensor:
-    """:func:`generate_videos` with a loaded model's own parts and defaults: its denoiser and text
-    encoder, its shape (unless ``shape``), its generation config (its noise prior, fps, ...) unless
-    ``config``, and — with ``decode`` — its decoder, so samples come back as pixels. ``inputs``:
+    """:func:`generate_videos` with a loaded model's own parts and defaults: the prompts as it reads
+    them (:meth:`~cinediff.models.loading.LoadedModel.read_prompts`), its denoiser and text encoder,
+    its shape (unless ``shape``), its generation config (its noise prior, fps, ...) unless ``config``, and — with ``decode`` — its decoder, so samples come back as pixels. ``inputs``:
     ``init``, ``cond_frames``, ``clamp``, ``batch_invariant``, ``callback``, ``disable_progress``,
     ``autoencoder`` (instead of the model's)."""
     if decode and "autoencoder" not in inputs:
         inputs["autoencoder"] = loaded.decoder
     inputs.setdefault("disable_progress", True)
-    return generate_videos(loaded.denoiser, loaded.text_encoder, prompts, tuple(shape or loaded.shape), seeds,
-                           config or loaded.generation_config(), device, **inputs)
+    config = config or loaded.generation_config()
+    return generate_videos(loaded.denoiser, loaded.text_encoder, loaded.read_prompts(prompts, config),
+                           tuple(shape or loaded.shape), seeds, config, device, **inputs)

@@ -76,6 +76,25 @@ class LoadedModel:
             fields.update(given)
         return GenerationConfig(**fields)
 
+    def color_names(self):
+        """The reader of colour names this model never saw (:class:`~cinediff.text.colors.ColorNames`:
+        "crimson" → "red"), for models trained on moving-shapes captions (their colour words and
+        vocabulary are known); None for other data."""
+        from cinediff.data.attributes import COLORS
+        from cinediff.data.captions import vocabulary_words
+        from cinediff.text.colors import ColorNames
+
+        data = self.config.get("data") or {}
+        if data.get("dataset") != "moving-shapes":
+            return None
+        return ColorNames(COLORS, vocabulary_words(data.get("args", {}).get("captions", "base")))
+
+    def read_prompts(self, prompts: list[str], config: GenerationConfig) -> list[str]:
+        """The prompts as the model reads them: unseen colour names rewritten (:meth:`color_names`)
+        unless ``config.color_names`` is off; unchanged for models without a reader."""
+        reader = self.color_names() if config.color_names else None
+        return list(prompts) if reader is None else [reader(p) for p in prompts]
+
     def pixel_shape(self) -> tuple[int, int, int]:
         """(T, H, W) of the pixel clips this model makes (latent models: the decoded size)."""
         if self.decoder is None:

@@ -33,8 +33,8 @@ INIT_STRENGTH = 0.6  # SDEdit strength when an init is given without one
 @dataclass
 class VideoPipelineOutput:
     """``frames``: one entry per video — ``"np"``: uint8 ``(T, H, W, 3)``; ``"pt"``: float ``(T, 3, H, W)``
-    in [0, 1]; ``"pil"``: a list of T ``PIL.Image``. ``settings``: what was used (prompts, seeds,
-    generation config), enough to reproduce the call."""
+    in [0, 1]; ``"pil"``: a list of T ``PIL.Image``. ``settings``: what was used (prompts, the
+    prompts as the model read them, seeds, generation config), enough to reproduce the call."""
 
     frames: list
     settings: dict = field(default_factory=dict)
@@ -149,14 +149,17 @@ class TextToVideoPipeline:
                  seed: int | Sequence[int] | None = None, generator: torch.Generator | None = None,
                  num_videos_per_prompt: int = 1, output_type: str = "np", init=None, strength: float | None = None,
                  callback_on_step_end: Callable | None = None, sampler: str | None = None,
-                 noise_prior: str | None = None, noise_alpha: float | None = None) -> VideoPipelineOutput:
+                 noise_prior: str | None = None, noise_alpha: float | None = None,
+                 color_names: bool | None = None) -> VideoPipelineOutput:
         """Videos for ``prompt`` (each prompt ``num_videos_per_prompt`` times, in order).
 
         ``seed``: an int (video i gets seed + i) or one per video; else drawn from ``generator``.
         ``init``: an image or clip (path, uint8 array, or tensor in [-1, 1]) to start from, SDEdit
         at ``strength`` (diffusers img2img: 1 = ignore the init, 0.3 = keep most of it; default 0.6); latent
         models encode it themselves. ``callback_on_step_end(pipe, step, sigma, {"latents", "denoised"})``
-        is called after every sampler step (its return value is ignored).
+        is called after every sampler step (its return value is ignored). ``color_names``: read colour
+        names the model was not trained on as its nearest colour word (default: on; ``settings["read_as"]``
+        holds the prompts as read).
         """
         from cinediff.runtime import autocast, bf16_is_fast
 
@@ -167,7 +170,8 @@ class TextToVideoPipeline:
         prompts = [p for p in check_prompts(prompt) for _ in range(num_videos_per_prompt)]
         seeds = sample_seeds(len(prompts), seed, generator)
         overrides = {"steps": num_inference_steps, "guidance": guidance_scale, "negative_prompt": negative_prompt,
-                     "sampler": sampler, "noise_prior": noise_prior, "noise_alpha": noise_alpha}
+                     "sampler": sampler, "noise_prior": noise_prior, "noise_alpha": noise_alpha,
+                     "color_names": color_names}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         with autocast(self.device, enabled=bf16_is_fast(self.device)):
             if self.is_multistage:
@@ -175,14 +179,18 @@ class TextToVideoPipeline:
                     raise ValueError("init, strength and callback_on_step_end work with single-model pipelines; "
                                      f"{self.source} is a {self.model.method} pipeline")
                 videos = torch.cat([self.model([p], [s], self.device, **overrides).video for p, s in zip(prompts, seeds)])
+                first = next(iter(self.model.models.values()))  # every stage reads the prompt alike
                 generation = {"pipeline": self.model.method, **overrides}
+                read = first.read_prompts(prompts, first.generation_config(overrides))
             else:
-                videos, generation = self.generate(prompts, seeds, overrides, init, strength, callback_on_step_end)
-        settings = {"model": self.source, "prompts": prompts, "seeds": seeds, "fps": self.fps, "generation": generation}
+                videos, generation, read = self.generate(prompts, seeds, overrides, init, strength, callback_on_step_end)
+        settings = {"model": self.source, "prompts": prompts, "read_as": read, "seeds": seeds, "fps": self.fps,
+                    "generation": generation}
         return VideoPipelineOutput(to_output(videos.float(), output_type), settings)
 
     def generate(self, prompts: list[str], seeds: list[int], overrides: dict, init, strength: float | None,
-                 callback: Callable | None) -> tuple[torch.Tensor, dict]:
+                 callback: Callable | None) -> tuple[torch.Tensor, dict, list[str]]:
+        """Videos, the generation settings used, and the prompts as the model read them."""
         model = self.model
         target = model.config.get("model", {}).get("target", "video")
         if target != "video":
@@ -205,7 +213,7 @@ class TextToVideoPipeline:
                 callback(self, info["i"], float(info["sigma"]), {"latents": info["x"], "denoised": info["denoised"]})
         videos = generate(model, prompts, seeds, config, self.device, init=start, batch_invariant=True,
                           callback=step_callback)
-        return videos, asdict(config)
+        return videos, asdict(config), model.read_prompts(prompts, config)
 
 
 def load(name_or_dir: str | os.PathLike | None = "default", device: str | torch.device | None = None,
