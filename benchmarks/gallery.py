@@ -12,7 +12,8 @@ from pathlib import Path
 import torch.nn.functional as F
 
 from cinediff.io import write_gif
-from cinediff.pipelines import generate_videos, load_model
+from cinediff.models.generate import generate
+from cinediff.pipelines import load_model
 
 PROMPTS = ["a red circle moving left", "a blue square moving right", "a yellow triangle moving down",
            "a green circle growing", "a white square shrinking", "an orange triangle moving up",
@@ -26,15 +27,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="GIF side in pixels (nearest-neighbour upscale)")
     args = parser.parse_args()
     loaded = load_model(args.model)
-    videos = generate_videos(loaded.denoiser, loaded.text_encoder, PROMPTS, loaded.shape, list(range(len(PROMPTS))),
-                             loaded.generation_config(), autoencoder=loaded.decoder, disable_progress=True)
+    config = loaded.generation_config()
+    videos = generate(loaded, PROMPTS, list(range(len(PROMPTS))), config)  # prompts as the model reads them
+    read_as = loaded.read_prompts(PROMPTS, config)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cells = []
-    for i, (video, prompt) in enumerate(zip(videos, PROMPTS)):
+    for i, (video, prompt, read) in enumerate(zip(videos, PROMPTS, read_as)):
         big = F.interpolate(video.float(), size=(args.size, args.size), mode="nearest")  # (C, T, H, W): T as batch
         write_gif(out / f"{i}.gif", big, fps=loaded.fps)
-        cells.append((f"![{prompt}]({out.as_posix()}/{i}.gif)", f"{prompt} (seed {i})"))
+        how = f'read as "{read}", ' if read != prompt else ""
+        cells.append((f"![{prompt}]({out.as_posix()}/{i}.gif)", f"{prompt} ({how}seed {i})"))
     rows = [cells[:4], cells[4:]]
     lines = []
     for row in rows:

@@ -55,7 +55,7 @@ def test_studio_writes_the_video_its_sidecar_and_reports_every_step(model_dir, t
     assert [f for f, _ in seen] == pytest.approx([1 / 3, 2 / 3, 1.0]) and seen[-1][1].startswith("step 3/3")
     meta = json.loads(sidecar.read_text())
     assert mp4.is_file() and mp4.with_suffix(".gif").is_file() and mp4.parent == tmp_path / "out"
-    assert meta["seed"] == 7 and meta["prompt"] == PROMPT and meta["generation"]["noise_prior"] == "mixed"
+    assert meta["seed"] == 7 and meta["prompt"] == meta["read_as"] == PROMPT and meta["generation"]["noise_prior"] == "mixed"
     assert meta["shape"] == [3, 4, 16, 16] and meta["generation"]["steps"] == 3
     again, _ = studio.generate(Request(str(model_dir), PROMPT, seed=7, steps=3, sampler="euler", noise_prior="mixed"))
     from cinediff.io import read_video

@@ -149,7 +149,8 @@ class Studio:
         self.count += 1
         path = self.out_dir / f"{self.count:04d}-seed{request.seed}.mp4"
         video = from_uint8_frames(result.frames[0])
-        meta = {"prompt": request.prompt, "seed": request.seed, "request": asdict(request),
+        meta = {"prompt": request.prompt, "read_as": result.settings["read_as"][0], "seed": request.seed,
+                "request": asdict(request),
                 "generation": result.settings["generation"], "model": request.model}
         mp4, sidecar, _gif = write_video_and_gif(path, video, pipe.fps, meta)
         return mp4, sidecar
