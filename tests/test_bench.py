@@ -3,6 +3,7 @@
 No timing thresholds: the figures themselves are noise on shared machines."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -110,3 +111,32 @@ def test_generate_suite_times_another_model_side_by_side():
     assert second["model"] == "default" and second["shape"] == first["shape"]
     assert result["ratios"]["s_per_video_vs_against"] == pytest.approx(first["s_per_video"] / second["s_per_video"])
     assert result["input"]["against"] == "default"
+
+
+def test_the_gpu_asset_pack_halves_the_weights_and_never_loses_them(tmp_path):
+    """benchmarks/gpu_assets.py: pack leaves a stub and an fp16 copy, unpack rebuilds fp32 weights equal
+    to the fp16-rounded originals (integer tensors exact), and a second pack keeps the copy."""
+    import importlib.util
+
+    from safetensors.torch import load_file, save_file
+
+    spec = importlib.util.spec_from_file_location("gpu_assets", Path(__file__).parents[1] / "benchmarks" / "gpu_assets.py")
+    gpu_assets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_assets)
+    root, packed = tmp_path / "assets", tmp_path / ".gpu" / "assets"
+    (root / "default").mkdir(parents=True)
+    original = {"w": torch.randn(64, 64), "steps": torch.arange(3)}
+    save_file(original, root / "default" / "model.safetensors")
+    gpu_assets.pack(["default"], root, packed)
+    weights = root / "default" / "model.safetensors"
+    assert gpu_assets.is_stub(weights) and (packed / "default.safetensors").stat().st_size < 64 * 64 * 4
+    gpu_assets.pack(["default"], root, packed)  # again: the copy stays, the stub is not packed
+    assert load_file(packed / "default.safetensors")["w"].dtype == torch.float16
+    gpu_assets.unpack(["default"], root, packed)
+    rebuilt = load_file(weights)
+    assert rebuilt["w"].dtype == torch.float32 and torch.equal(rebuilt["w"], original["w"].half().float())
+    assert torch.equal(rebuilt["steps"], original["steps"])
+    (packed / "default.safetensors").unlink()
+    weights.write_bytes(gpu_assets.STUB)
+    with pytest.raises(FileNotFoundError, match="restore"):
+        gpu_assets.pack(["default"], root, packed)
