@@ -2,6 +2,7 @@
 
 import ast
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,19 @@ def test_the_default_curve_continues_each_stage_where_the_previous_ended():
         (1, 0, 0, 0.0), (1, 10, 480, 5.0), (2, 5, 720, 7.0)]
     three = module.all_stages(two, [point(4, 100, 1.0)])  # a written curve, then a new stage
     assert three[:3] == two and (three[3]["stage"], three[3]["clips"], three[3]["minutes"]) == (3, 820, 8.0)
+
+
+def test_clips_to_reach_solves_the_log_linear_trend_and_a_flat_one_never_gets_there():
+    from cinediff.evaluation.curve import clips_to_reach, log_linear_fit
+
+    clips = [10_000 * 2 ** i for i in range(8)]
+    rising = [{"clips": c, "accuracy_motion": 0.2 + 0.3 * math.log10(c / 10_000)} for c in clips]
+    assert log_linear_fit([(r["clips"], r["accuracy_motion"]) for r in rising]) == pytest.approx((-1.0, 0.3))
+    fit = clips_to_reach(rising, 0.9, resamples=200)
+    assert fit["clips"] == pytest.approx(10 ** (1.9 / 0.3), rel=1e-6) and fit["per_decade"] == pytest.approx(0.3)
+    assert fit["clips_90"] == pytest.approx([fit["clips"]] * 2, rel=1e-6)  # exact points: every resample agrees
+    assert clips_to_reach(rising, 0.9, since=40_000)["points"] == 6
+    flat = [{"clips": c, "accuracy_motion": 0.7 + 0.01 * (-1) ** i} for i, c in enumerate(clips)]
+    assert clips_to_reach(flat, 0.9)["clips"] is None  # the trend never gets there (or past 10^12 clips)
+    with pytest.raises(ValueError, match="3 or more"):
+        clips_to_reach(rising, 0.9, since=10 ** 6)

@@ -91,3 +91,41 @@ def plot_curve(records: list[dict], path: Path, title: str = "", curves: dict[st
 
     runs = curves if curves is not None else {title or "run": records}
     return line_chart(runs, keys, path, x="minutes", title=title)
+
+
+def log_linear_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares ``(a, b)`` of ``accuracy ≈ a + b · log10(clips)`` over ``(clips, accuracy)`` points."""
+    import numpy as np
+
+    x, y = np.log10([p[0] for p in points]), np.array([p[1] for p in points])
+    b, a = np.polyfit(x, y, 1)
+    return float(a), float(b)
+
+
+def clips_to_reach(records: list[dict], target: float, key: str = "accuracy_motion", since: float = 0,
+                   resamples: int = 2000, seed: int = 0) -> dict:
+    """Where a learning curve's log-linear trend reaches ``target``: fit ``key`` against log10(clips)
+    over the records with ``clips >= since`` (:func:`log_linear_fit`) and solve for the clips; a
+    bootstrap over the points (``resamples``) gives a 90 % interval. A trend that does not rise
+    never gets there: None (JSON null), likewise for interval ends past 10^12 clips.
+
+    Returns ``{"points", "from_clips", "accuracy_at_last", "per_decade", "clips", "clips_90"}`` with
+    ``per_decade`` the gain per tenfold clips and ``clips_90`` [5th, 95th] percentile."""
+    import numpy as np
+
+    points = [(r["clips"], r[key]) for r in records if r["clips"] >= since]
+    if len(points) < 3:
+        raise ValueError(f"need 3 or more curve points from {since:,} clips, got {len(points)}")
+
+    def solve(fit: tuple[float, float]) -> float:
+        a, b = fit
+        return 10 ** ((target - a) / b) if b > 0 and (target - a) / b < 12 else float("inf")
+
+    rng = np.random.default_rng(seed)
+    draws = sorted(solve(log_linear_fit([points[i] for i in rng.integers(len(points), size=len(points))]))
+                   for _ in range(resamples))
+    finite = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
+    a, b = log_linear_fit(points)
+    return {"points": len(points), "from_clips": points[0][0], "accuracy_at_last": points[-1][1], "per_decade": b,
+            "clips": finite(solve((a, b))),
+            "clips_90": [finite(draws[round(q * (resamples - 1))]) for q in (0.05, 0.95)]}
