@@ -15,6 +15,7 @@ joined by " and ", so no template may contain " and ".
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -196,6 +197,7 @@ def reworded_caption(objects: list[dict], rng: np.random.Generator) -> str:
     return " and ".join(clauses)
 
 
+@lru_cache(maxsize=None)
 def vocabulary_words(vocabulary: str = "base") -> frozenset[str]:
     """Every word a training caption of ``vocabulary`` can contain (lower case): its templates' words,
     colour and shape words, digit nouns, direction phrases and the camera templates."""

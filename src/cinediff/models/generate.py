@@ -124,8 +124,9 @@ def generate(loaded, prompts: Sequence[str], seeds: Sequence[int], config: Gener
              **inputs) -> torch.Tensor:
     """:func:`generate_videos` with a loaded model's own parts and defaults: the prompts as it reads
     them (:meth:`~cinediff.models.loading.LoadedModel.read_prompts`), its denoiser and text encoder,
-    its shape (unless ``shape``), its generation config (its noise prior, fps, ...) unless ``config``, and — with ``decode`` — its decoder, so samples come back as pixels. ``inputs``:
-    ``init``, ``cond_frames``, ``clamp``, ``batch_invariant``, ``callback``, ``disable_progress``,
+    its shape (unless ``shape``), its generation config (its noise prior, fps, ...) unless ``config``,
+    and — with ``decode`` — its decoder, so samples come back as pixels. ``inputs``: ``init``,
+    ``cond_frames``, ``clamp``, ``batch_invariant``, ``callback``, ``disable_progress``,
     ``autoencoder`` (instead of the model's)."""
     if decode and "autoencoder" not in inputs:
         inputs["autoencoder"] = loaded.decoder
