@@ -130,7 +130,7 @@ def generate(
     pipe = cinediff.load(model or "default", device=dev)
     result = pipe(prompts, negative_prompt=negative or None, num_inference_steps=steps, guidance_scale=guidance,
                   seed=seed, num_videos_per_prompt=num, sampler=sampler, noise_prior=noise_prior,
-                  noise_alpha=noise_alpha, init=init, strength=strength, color_names=not literal)
+                  noise_alpha=noise_alpha, init=init, strength=strength, color_names=False if literal else None)
     rate = fps or pipe.fps
     settings = result.settings
     step = ({name: stage.config.get("step") for name, stage in pipe.model.models.items()} if pipe.is_multistage
