@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -76,6 +77,7 @@ class LoadedModel:
             fields.update(given)
         return GenerationConfig(**fields)
 
+    @cached_property
     def color_names(self):
         """The reader of colour names this model never saw (:class:`~cinediff.text.colors.ColorNames`:
         "crimson" → "red"), for models trained on moving-shapes captions (their colour words and
@@ -90,9 +92,9 @@ class LoadedModel:
         return ColorNames(COLORS, vocabulary_words(data.get("args", {}).get("captions", "base")))
 
     def read_prompts(self, prompts: list[str], config: GenerationConfig) -> list[str]:
-        """The prompts as the model reads them: unseen colour names rewritten (:meth:`color_names`)
+        """The prompts as the model reads them: unseen colour names rewritten (:attr:`color_names`)
         unless ``config.color_names`` is off; unchanged for models without a reader."""
-        reader = self.color_names() if config.color_names else None
+        reader = self.color_names if config.color_names else None
         return list(prompts) if reader is None else [reader(p) for p in prompts]
 
     def pixel_shape(self) -> tuple[int, int, int]:
