@@ -1,10 +1,10 @@
 """The shipped default's learning curve over all its stages: stage 1 (recipe ``default-base``, from
-the recipe study's JSON) then each later stage (recipes ``default-wide``, ``default``, a tried
-``default-phrases``: their run folders' ``metrics.jsonl``), each stage's minutes and clips counted on from
-where the previous ended. ``--previous`` starts from a curve this script wrote (its stages kept)
+the recipe study's JSON) then each later stage (recipes ``default-wide``, ``default-rich``,
+``default``, a tried ``default-phrases``: their run folders' ``metrics.jsonl``), each stage's minutes
+and clips counted on from where the previous ended. ``--previous`` starts from a curve this script wrote (its stages kept)
 instead of stage 1 alone: a new last stage is added without the earlier stages' run folders.
 
-    .venv/bin/python benchmarks/default_curve.py --runs runs/default-wide runs/default \\
+    .venv/bin/python benchmarks/default_curve.py --runs runs/default-wide runs/default-rich runs/default \\
         [--stage1 benchmarks/recipes-32-cpu.json] [--out benchmarks/default-curve-cpu]
     .venv/bin/python benchmarks/default_curve.py --previous benchmarks/default-curve-cpu.json --runs runs/default-phrases \\
         --out benchmarks/default-phrases-curve-cpu
@@ -71,7 +71,7 @@ def main() -> None:
         stage1 = json.loads(Path(args.stage1).read_text())["curves"][STAGE1_CANDIDATE]
     records = all_stages(stage1, *(read_curve(Path(run) / "metrics.jsonl") for run in args.runs))
     ends = {r["stage"]: max(q["clips"] for q in records if q["stage"] == r["stage"]) for r in records}
-    begun = " / ".join(f"{ends[k - 1]:,}" for k in sorted(ends) if k > 1)
+    begun = tuple(ends[k - 1] for k in sorted(ends) if k > 1)
     out = Path(args.out)
     sources = ({"stage1": args.stage1, "previous": args.previous} if args.runs
                else {k: written[k] for k in ("stage1", "previous") if k in written})
@@ -80,7 +80,7 @@ def main() -> None:
                                                      "extrapolation": trend}, indent=1) + "\n")
     # clips, not minutes, on the x axis: the stages ran on machines of different speed
     line_chart({"default": records}, CURVE_KEYS, out.with_suffix(".png"), x="clips",
-               title=f"shipped default (next stage at {begun} clips)")
+               title=f"shipped default, {len(ends)} stages (dashed: a stage begins)", marks=begun)
     for r in records:
         print(f"stage {r['stage']} step {r['stage_step']:5d}  {r['clips']:7d} clips  {r['minutes']:6.1f} min  "
               + "  ".join(f"{k.removeprefix('accuracy_')} {r[k]:.2f}" for k in r if k.startswith("accuracy_")))

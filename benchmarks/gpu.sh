@@ -38,8 +38,8 @@ FAILED=()
 
 if [[ "${1:-}" == default ]]; then
     # Recipe `default` (the default's last stage) on this device at GPU size (batch 256, lr 4e-4,
-    # 2 M distinct clips), continuing the shipped default model (INIT=runs/default-wide: the recipe's
-    # own starting point, `cinediff train default-wide`; RECIPE=default-phrases for that one). Sized to
+    # 2 M distinct clips), continuing the shipped default model (INIT=runs/default-rich: the recipe's
+    # own starting point, `cinediff train default-rich`; RECIPE=default-high-noise etc. start there too). Sized to
     # SECONDS of training (default 360): 60 steps measure clips/s, the step count (and with it the
     # cosine schedule) follows from them; then export, and `cinediff eval` on the three prompt sets.
     # Results: $OUT/default-results.tgz.* (split in 15 MB parts; `cat ... | tar xz`) and the logs.

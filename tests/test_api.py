@@ -264,7 +264,7 @@ def recipe_defaults(config_class) -> dict:
 
 
 def test_the_default_recipe_reproduces_the_shipped_default():
-    """`cinediff train default-base`, `cinediff train default-wide`, then `cinediff train default`
+    """`cinediff train default-base`, `default-wide`, `default-rich`, then `cinediff train default`
     train the shipped model: the same network, data and number of steps (and learning-rate schedule,
     so the step count is the only stopping rule)."""
     import dataclasses
@@ -277,14 +277,16 @@ def test_the_default_recipe_reproduces_the_shipped_default():
         return json.loads(json.dumps(dataclasses.asdict(load_config(name))))  # tuples as JSON lists
 
     shipped = json.loads((default_model_dir() / "config.json").read_text())
-    stage3, stage2, stage1 = recipe("default"), recipe("default-wide"), recipe("default-base")
+    stage4, stage3, stage2, stage1 = (recipe(n) for n in ("default", "default-rich", "default-wide", "default-base"))
     from cinediff.models.config import ModelConfig
 
     newer = {k: v for k, v in recipe_defaults(ModelConfig).items() if k not in shipped["model"]}  # fields added since
-    assert newer == {"text_phrases": False}
-    assert stage3["model"] == newer | shipped["model"] and stage3["data"] == shipped["data"]
-    assert stage3["train"]["steps"] == shipped["step"] and stage3["optim"]["schedule"] == "cosine"
-    assert tuple(shipped["shape"]) == (3, stage3["data"]["args"]["frames"], 32, 32)
+    assert newer == {}
+    # the shipped stage 4 started from stage 3's export, shipped as `default` at the time
+    assert shipped["model"]["init_from"] == "default" and stage4["model"]["init_from"] == stage3["train"]["out_dir"]
+    assert stage4["model"] | {"init_from": "default"} == shipped["model"] and stage4["data"] == shipped["data"]
+    assert stage4["train"]["steps"] == shipped["step"] and stage4["optim"]["schedule"] == "cosine"
+    assert tuple(shipped["shape"]) == (3, stage4["data"]["args"]["frames"], 32, 32)
     # each stage starts from the previous one's run and changes only what its recipe's comment says
     assert stage1["model"]["init_from"] is None
     assert stage2["model"]["init_from"] == stage1["train"]["out_dir"]
@@ -295,7 +297,12 @@ def test_the_default_recipe_reproduces_the_shipped_default():
     assert stage2["model"]["backbone_args"] | {"frame_text_heads": 4} == stage3["model"]["backbone_args"]
     assert stage2["data"]["args"] | {"captions": "rich", "two_object_prob": 0.5} == stage3["data"]["args"]
     assert stage2["optim"] | {"schedule": "cosine"} == stage3["optim"]
-    assert stage1["data"]["batch_size"] == stage2["data"]["batch_size"] == stage3["data"]["batch_size"]
+    tokens = {"token_embedding": 30522, "token_embedding_rank": 32, "token_embedding_gain": 20.0}
+    assert stage3["model"]["backbone_args"] | tokens == stage4["model"]["backbone_args"]
+    assert stage3["model"]["formulation_args"] | {"P_mean": -0.4} == stage4["model"]["formulation_args"]
+    assert stage3["data"]["args"] | {"two_object_prob": 0.6} == stage4["data"]["args"]
+    assert stage3["optim"] | {"lr": 3e-4, "warmup_steps": 50} == stage4["optim"]
+    assert len({s["data"]["batch_size"] for s in (stage1, stage2, stage3, stage4)}) == 1
 
 
 def test_every_shipped_asset_carries_a_current_model_card():
@@ -365,3 +372,28 @@ def test_export_format_diffusers_from_a_unet_run(tmp_path):
                              "train.sample_every=0")), tmp_path / "fit-export")), "-o", str(tmp_path / "x"),
                              "--format", "diffusers"])
     assert fit.exit_code != 0 and "exports U-Net models" in str(fit.exception)
+
+
+def test_a_model_with_learned_token_embeddings_trains_on_its_captions_ids_exports_and_generates(tmp_path):
+    """text_ids travel from the captions through training (the table rows of caption words move, a word no
+    caption uses stays zero), export and loading, into generation with CFG (same seed, same video)."""
+    from cinediff.training.config import load_config
+
+    config = load_config(None, [
+        "model.backbone=unet", "model.formulation=edm",
+        "model.backbone_args={block_channels=[16, 32], attention_levels=[false, true], heads=2, norm_groups=8, "
+        "in_channels=3, out_channels=3, temporal='attention', temporal_head_dim=8, token_embedding=30522, "
+        "token_embedding_rank=4, token_embedding_gain=10.0}",
+        "data.dataset=moving-shapes", "data.args={frames=4, height=16, width=16, length=64}", "data.batch_size=2",
+        "train.steps=2", "train.precision=fp32", f"train.out_dir='{tmp_path / 'run'}'", "train.sample_every=0",
+        "optim.warmup_steps=1"])
+    loaded = load_model(export_model(train(config), tmp_path / "export"))
+    table = loaded.denoiser.backbone.token_embedding.table.weight
+    tokenizer = loaded.text_encoder.tokenizer
+    cls, never = tokenizer.convert_tokens_to_ids(["[CLS]", "xylophone"])  # in every caption; in none
+    assert table[cls].abs().sum() > 0 and not table[never].any()
+    prompt = "a red circle moving left"
+    config = loaded.generation_config({"steps": 2})
+    video = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt], loaded.shape, [5], config)
+    again = generate_videos(loaded.denoiser, loaded.text_encoder, [prompt], loaded.shape, [5], config)
+    assert video.shape == (1, 3, 4, 16, 16) and torch.equal(video, again)

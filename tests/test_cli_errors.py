@@ -46,12 +46,12 @@ def test_the_train_cli_says_one_line_for_a_bad_value_and_a_toml_syntax_error(tmp
 
 
 def test_a_later_stage_without_its_predecessor_says_which_run_to_train(tmp_path, monkeypatch):
-    """Recipe `default` starts from runs/default-wide: absent, one line names the recipe that writes it."""
+    """Recipe `default` starts from runs/default-rich: absent, one line names the recipe that writes it."""
     monkeypatch.chdir(tmp_path)  # no runs/ here
     code, lines = cli("train", "default", "--set", f"train.out_dir={tmp_path / 'run'}", "--set", "train.steps=1")
-    assert code == 1 and lines[-1] == ("error: model.init_from: runs/default-wide does not exist (a later stage of a "
+    assert code == 1 and lines[-1] == ("error: model.init_from: runs/default-rich does not exist (a later stage of a "
                                        "multi-stage recipe such as `default`: train the run it starts from first, "
-                                       "`cinediff train default-wide`)")
+                                       "`cinediff train default-rich`)")
     code, lines = cli("train", "default-wide", "--set", f"train.out_dir={tmp_path / 'run'}", "--set", "train.steps=1")
     assert code == 1 and lines[-1].endswith("`cinediff train default-base`)")
     code, lines = cli("train", "default", "--set", f"model.init_from={tmp_path / 'nowhere'}", "--set",

@@ -71,6 +71,20 @@ def test_mask_matches_tokenizer(minilm):
     assert torch.equal(minilm.encode(PROMPTS).mask, ref["attention_mask"].bool())
 
 
+def test_ids_are_the_tokenizers_and_text_condition_passes_them_on_request(minilm):
+    from cinediff.text import text_condition
+
+    ref = minilm.tokenizer(PROMPTS, padding="max_length", max_length=64, return_tensors="pt")
+    emb = minilm.encode(PROMPTS)
+    assert emb.ids.dtype == torch.int64 and torch.equal(emb.ids, ref["input_ids"])
+    assert torch.equal(minilm.encode(PROMPTS[1]).ids[0], ref["input_ids"][1])  # from the cache, one row
+    plain, with_ids = text_condition(minilm, PROMPTS), text_condition(minilm, PROMPTS, ids=True)
+    assert set(plain) == {"text", "text_mask"} and set(with_ids) == {"text", "text_mask", "text_ids"}
+    assert torch.equal(with_ids["text_ids"], ref["input_ids"])
+    left, right = minilm.encode(["a red ball moving left", "a red ball moving right"]).ids
+    assert (left != right).sum() == 1  # a minimal pair differs in exactly one id: what TokenEmbedding learns on
+
+
 def test_pooled_matches_sentence_transformers(minilm):
     st = pytest.importorskip("sentence_transformers")
     oracle = st.SentenceTransformer(str(_default_model_dir()), device="cpu")
@@ -254,6 +268,8 @@ def test_phrase_encoder_joins_each_phrase_encoded_on_its_own(minilm):
     real = got.tokens[1][got.mask[1]]  # [CLS] a red ball moving left [SEP] [CLS] a blue box moving up [SEP]
     expected = torch.cat([alone.tokens[0][alone.mask[0]], alone.tokens[1][alone.mask[1]]])
     assert torch.equal(real, expected) and got.mask[1].sum() == alone.mask[:2].sum()
+    assert torch.equal(got.ids[1][got.mask[1]], torch.cat([alone.ids[0][alone.mask[0]], alone.ids[1][alone.mask[1]]]))
+    assert torch.equal(got.ids[0], alone.ids[0])
     assert not got.mask[1, len(real):].any() and not got.tokens[1, len(real):].any()
     mean = torch.nn.functional.normalize(alone.pooled[:2].mean(0), dim=-1)
     torch.testing.assert_close(got.pooled[1], mean)

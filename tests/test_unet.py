@@ -477,3 +477,52 @@ def test_frame_text_cross_starts_as_a_no_op_then_adds_what_the_cross_attention_r
     torch.testing.assert_close(attention(h, tokens, mask), plain_attention(h, tokens, mask))
     with pytest.raises(ValueError, match="frame_text_cross"):
         UNetConfig(frame_text_cross=True, spacetime_attention=True)
+
+
+def test_token_embedding_starts_as_a_no_op_then_adds_a_learned_row_per_id_and_unused_ids_stay_zero():
+    """TokenEmbedding: tokens + gain · proj(table[ids]); the table starts at zero (the model loads unchanged),
+    a training step moves only the rows of ids in the batch, and the model refuses states without ids."""
+    base = seeded(TINY)
+    model = UNet(replace(TINY, token_embedding=50, token_embedding_rank=4,
+                          token_embedding_gain=3.0)).eval()
+    missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["token_embedding.proj.weight", "token_embedding.table.weight"]
+    x, c, text = inputs(t=3)
+    ids = torch.tensor([[1, 7, 9, 2, 0], [1, 8, 9, 2, 0]])  # two prompts that differ in one word (id 7 vs 8)
+    torch.testing.assert_close(model(x, c, text, text_ids=ids), base(x, c, text))
+    with pytest.raises(ValueError, match="text_ids"):
+        model(x, c, text)
+    with pytest.raises(ValueError, match="do not match"):
+        model(x, c, text, text_ids=ids[:, :3])
+    optimizer = torch.optim.Adam(model.token_embedding.parameters(), lr=1e-2)
+    model.train()
+    model(x, c, text, text_ids=ids).square().mean().backward()
+    optimizer.step()
+    table = model.token_embedding.table.weight.detach()
+    moved = {i for i in range(50) if table[i].abs().sum() > 0}
+    assert moved == {0, 1, 2, 7, 8, 9}  # only the ids the batch used (a word never seen reads as MiniLM's state)
+    model.eval()
+    emb = model.token_embedding
+    expected = text + 3.0 * emb.proj(emb.table(ids))
+    torch.testing.assert_close(emb(text, ids), expected)
+    assert not torch.allclose(model(x, c, text, text_ids=ids), base(x, c, text))
+    other = torch.tensor([[30, 31, 32, 33, 34], [35, 36, 37, 38, 39]])  # ids no step touched: the base model
+    torch.testing.assert_close(model(x, c, text, text_ids=other), base(x, c, text))
+
+
+def test_an_attention_level_added_with_zero_init_starts_as_the_model_without_it():
+    """zero_init_attention: a trained model given cross-attention at one more level (init_from keeps the
+    new layers' init) computes what it did; the new level then learns (its proj_out gets a gradient)."""
+    base = seeded(replace(TINY, block_channels=(16, 32, 32), attention_levels=(False, False, True)))
+    wider = UNet(replace(base.config, attention_levels=(False, True, True), zero_init_attention=True)).eval()
+    missing, unexpected = wider.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(".attentions." in k for k in missing)
+    x, c, text = inputs(t=2)
+    torch.testing.assert_close(wider(x, c, text), base(x, c, text))
+    plain = UNet(replace(base.config, attention_levels=(False, True, True)))
+    plain.load_state_dict(base.state_dict(), strict=False)
+    assert not torch.allclose(plain(x, c, text), base(x, c, text))  # the usual init would change the model
+    wider(x, c, text).square().mean().backward()
+    added = [m for name, m in wider.named_modules() if name.endswith("proj_out") and name.split(".")[0] == "down_blocks"
+             and name.split(".")[1] == "1"]
+    assert added and all(m.weight.grad.abs().sum() > 0 for m in added)

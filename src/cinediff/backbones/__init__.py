@@ -10,6 +10,8 @@ The backbone contract (every backbone, every formulation wrapper in ``cinediff.d
 - ``fps``: ``(B,)`` frame rate (Snap Video conditions on it); ``None`` when unused.
 - ``cond_frames``: ``(B, C_cond, T, H, W)`` extra input channels concatenated to ``x``
   (Show-1 interpolation / super-resolution inputs, CMD content frames).
+- ``text_ids``: ``(B, L)`` int64 tokenizer ids of ``text``'s tokens, passed only to backbones that
+  ``text.reads_token_ids`` (a U-Net with ``token_embedding``: learned rows added to the token states).
 """
 
 from __future__ import annotations

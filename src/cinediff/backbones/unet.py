@@ -27,6 +27,7 @@ from cinediff.backbones.attention import FrameValueAttention, TransformerBlock
 from cinediff.backbones.embeddings import (
     FrameTextProduct,
     TimestepEmbedding,
+    TokenEmbedding,
     sinusoidal_embedding,
 )
 from cinediff.backbones.temporal import make_temporal_mixer
@@ -58,8 +59,14 @@ class UNetConfig:
     #                                   frame's time embedding
     frame_text_attention: bool = False  # ... reading the prompt through a learned attention pooling of its tokens
     frame_text_heads: int = 1  # ... plus heads - 1 queries on the frame position minus its clip mean (FrameTextProduct)
+    token_embedding: int = 0  # tokenizer vocabulary size of learned token embeddings added to the text states
+    #                           (embeddings.TokenEmbedding; MiniLM: 30522); 0: off
+    token_embedding_rank: int = 32
+    token_embedding_gain: float = 1.0  # how fast the learned rows grow against the text states (TokenEmbedding)
     frame_text_cross: bool = False  # cross-attention also returns the words it reads x the frame position
     #                                 (attention.FrameValueAttention): each object its own motion
+    zero_init_attention: bool = False  # proj_out of each SpatialTransformer starts at zero (LDM's zero_module): an
+    #                                    attention level added to a trained model (init_from) starts as a no-op
     spacetime_attention: bool = False  # self-attention of the attention levels over all T·H·W tokens of a clip
     cond_channels: int = 0  # extra input channels taken from cond_frames
     coord_channels: bool = False  # append (t, y, x) in [-1, 1] as input channels (CoordConv, Liu et al. 2018): where
@@ -149,6 +156,9 @@ class SpatialTransformer(nn.Module):
         self.frame_text_cross = config.frame_text_cross
         self.transformer_blocks = nn.ModuleList([block])
         self.proj_out = proj(channels, channels)
+        if config.zero_init_attention:
+            nn.init.zeros_(self.proj_out.weight)
+            nn.init.zeros_(self.proj_out.bias)
 
     def forward(self, x: torch.Tensor, ctx: BlockContext) -> torch.Tensor:
         """x: (B*T, C, H, W) → same shape."""
@@ -268,6 +278,9 @@ class UNet(nn.Module):
         self.frame_embedding = condition_embedding(ch[0], temb_dim, config.frame_embedding)
         self.text_embedding = condition_embedding(config.text_dim, temb_dim, config.text_embedding)
         self.frame_text_embedding = condition_embedding(config.text_dim + ch[0], temb_dim, config.frame_text_embedding)
+        self.token_embedding = (TokenEmbedding(config.token_embedding, config.text_dim, config.token_embedding_rank,
+                                               config.token_embedding_gain)
+                                if config.token_embedding else None)
         self.frame_text_product = (FrameTextProduct(config.text_dim, temb_dim, attention_pooling=config.frame_text_attention,
                                                     heads=config.frame_text_heads)
                                    if config.frame_text_product else None)
@@ -293,9 +306,11 @@ class UNet(nn.Module):
         in_chs = [(prev if j == 0 else ch[i]) + s for j, s in enumerate(skips)]
         return Level(in_chs, i, "up" if i > 0 else None, config)
 
-    def forward(self, x, c_noise, text=None, text_mask=None, fps=None, cond_frames=None) -> torch.Tensor:
-        """x: (B, C, T, H, W) or (B, C, H, W); c_noise: (B,); text: (B, L, D); text_mask: (B, L) → x's shape."""
+    def forward(self, x, c_noise, text=None, text_mask=None, fps=None, cond_frames=None, text_ids=None) -> torch.Tensor:
+        """x: (B, C, T, H, W) or (B, C, H, W); c_noise: (B,); text: (B, L, D); text_mask, text_ids: (B, L) → x's shape."""
         video = x.ndim == 5
+        if self.token_embedding is not None and text is not None:
+            text = self.token_embedding(text, text_ids)
         x = x if video else x[:, :, None]  # (B, C, T, H, W)
         b, _, t, height, width = x.shape
         self.check_size(height, width)

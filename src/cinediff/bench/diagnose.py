@@ -111,12 +111,13 @@ def caption_losses(denoiser, text_encoder, x0: torch.Tensor, captions: list[str]
                    seed: int = 0, batch_size: int = 16) -> torch.Tensor:
     """Mean denoising loss (the formulation's own, ``Precond.loss``) per σ, shape (len(sigmas),):
     each clip noised with the same seeded noise whatever the captions."""
-    from cinediff.text import text_condition
+    from cinediff.text import reads_token_ids, text_condition
 
+    ids = reads_token_ids(denoiser)
     losses = torch.zeros(len(sigmas))
     for start in range(0, len(x0), batch_size):
         part = x0[start:start + batch_size]
-        cond = text_condition(text_encoder, captions[start:start + len(part)]) if text_encoder is not None else {}
+        cond = text_condition(text_encoder, captions[start:start + len(part)], ids) if text_encoder is not None else {}
         generator = torch.Generator().manual_seed(seed + start)
         for i, sigma in enumerate(sigmas):
             noise = torch.randn(part.shape, generator=generator).to(part.device)
@@ -177,11 +178,11 @@ def prompt_response(loaded, sigmas: list[float], num: int = 16, subject: str = "
     """Per σ: for each pair of motion words, RMS of D(x; σ, "<subject> <a>") − D(x; σ, "<subject> <b>") over
     ``num`` inputs x = σ · noise (the same for both), and ``sign_vs_axis``: the mean over the opposite-word
     pairs divided by the left / up pair's."""
-    from cinediff.text import text_condition
+    from cinediff.text import reads_token_ids, text_condition
 
     noise = torch.randn(num, *loaded.shape, generator=torch.Generator().manual_seed(seed)).to(device)
     words = sorted({w for pair in pairs.values() for w in pair})
-    cond = {w: text_condition(loaded.text_encoder, [f"{subject} {w}"] * num) for w in words}
+    cond = {w: text_condition(loaded.text_encoder, [f"{subject} {w}"] * num, reads_token_ids(loaded.denoiser)) for w in words}
     rows = []
     for sigma in sigmas:
         sigma_batch = torch.full((num,), sigma, device=device)

@@ -53,9 +53,10 @@ def temporal_histogram(per_video: dict[str, dict[str, list[float]]], path: Path)
 
 
 def line_chart(runs: dict[str, list[dict]], keys: tuple[str, ...], path: Path, x: str = "minutes",
-               title: str = "") -> Path:
+               title: str = "", marks: tuple[float, ...] = ()) -> Path:
     """Learning curves from records (dicts with ``x`` and ``keys``). One run: one panel, a line
-    per key. Several runs: a panel per key, a line per run. Values are accuracies in [0, 1]."""
+    per key. Several runs: a panel per key, a line per run. Values are accuracies in [0, 1];
+    ``marks``: x values drawn as dashed vertical lines (e.g. where a training stage begins)."""
     single = len(runs) == 1
     panels = [title or next(iter(runs))] if single else list(keys)
     fig = Figure(figsize=(4.5 if single else 3.2 * len(panels), 3.2), dpi=100)
@@ -67,6 +68,8 @@ def line_chart(runs: dict[str, list[dict]], keys: tuple[str, ...], path: Path, x
             points = sorted((r[x], r[key]) for r in records if r.get(key) is not None and r.get(x) is not None)
             if points:
                 ax.plot(*zip(*points), marker=".", label=label.removeprefix("accuracy_"))
+        for mark in marks:
+            ax.axvline(mark, color="0.6", linestyle="--", linewidth=0.8)
         ax.set_ylim(0, 1.05)
         ax.set_xlabel(x.replace("_", " "))
         ax.set_title(panel.removeprefix("accuracy_"), fontsize="medium")

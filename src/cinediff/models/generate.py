@@ -20,7 +20,7 @@ from cinediff.samplers import (
     sdedit_sigmas,
     self_conditioned,
 )
-from cinediff.text import check_prompt, text_condition
+from cinediff.text import check_prompt, reads_token_ids, text_condition
 
 
 def generation_problems(steps: int | None = None, sampler: str | None = None, noise_prior: str | None = None,
@@ -101,12 +101,13 @@ def generate_videos(
         sigmas = sdedit_sigmas(sigmas, config.strength)
     else:
         init = None  # strength 1: pure noise, the same draws as without an init
+    ids = reads_token_ids(denoiser)
     if self_conditioned(denoiser):  # FIT trained with self-conditioning: each call reads the last one's latents
         denoiser = SelfConditioning(denoiser)
     cond = {}
     if text_encoder is not None:
-        cond = text_condition(text_encoder, prompts)
-        uncond = text_condition(text_encoder, [config.negative_prompt] * len(prompts))
+        cond = text_condition(text_encoder, prompts, ids)
+        uncond = text_condition(text_encoder, [config.negative_prompt] * len(prompts), ids)
         denoiser = ClassifierFreeGuidance(denoiser, config.guidance, uncond)
     cond["fps"] = torch.full((len(prompts),), float(config.fps), device=device)
     if cond_frames is not None:

@@ -1,7 +1,8 @@
 """Frozen text encoders turning prompts into conditioning for the video denoisers."""
 
-from .encoders import TextEmbedding, TextEncoder, check_prompt, load_text_encoder, masked_mean, text_condition
+from .encoders import (TextEmbedding, TextEncoder, check_prompt, load_text_encoder, masked_mean, reads_token_ids,
+                       text_condition)
 from .phrases import PhraseEncoder, split_phrases
 
 __all__ = ["PhraseEncoder", "TextEmbedding", "TextEncoder", "check_prompt", "load_text_encoder", "masked_mean",
-           "split_phrases", "text_condition"]
+           "reads_token_ids", "split_phrases", "text_condition"]

@@ -21,25 +21,29 @@ DEFAULT_MAX_LENGTH = {"minilm": 64, "clip": 77}
 
 @dataclass
 class TextEmbedding:
-    """Encoded prompts: ``tokens`` (B, L, D) float32, ``mask`` (B, L) bool, ``pooled`` (B, D) float32."""
+    """Encoded prompts: ``tokens`` (B, L, D) float32, ``mask`` (B, L) bool, ``pooled`` (B, D) float32 and
+    ``ids`` (B, L) int64, the tokenizer's ids of the tokens (for backbones with learned token embeddings)."""
 
     tokens: torch.Tensor
     mask: torch.Tensor
     pooled: torch.Tensor
+    ids: torch.Tensor
+
+    FIELDS = ("tokens", "mask", "pooled", "ids")
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
 
     def __getitem__(self, index) -> TextEmbedding:
         index = [index] if isinstance(index, int) else index
-        return TextEmbedding(self.tokens[index], self.mask[index], self.pooled[index])
+        return TextEmbedding(*(getattr(self, k)[index] for k in self.FIELDS))
 
     def to(self, device: torch.device | str) -> TextEmbedding:
-        return TextEmbedding(self.tokens.to(device), self.mask.to(device), self.pooled.to(device))
+        return TextEmbedding(*(getattr(self, k).to(device) for k in self.FIELDS))
 
     @classmethod
     def cat(cls, embeddings: list[TextEmbedding]) -> TextEmbedding:
-        return cls(*(torch.cat([getattr(e, k) for e in embeddings]) for k in ("tokens", "mask", "pooled")))
+        return cls(*(torch.cat([getattr(e, k) for e in embeddings]) for k in cls.FIELDS))
 
 
 def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -122,7 +126,7 @@ class TextEncoder(nn.Module):
         else:
             pooled = masked_mean(tokens, mask)
             pooled = F.normalize(pooled, dim=-1) if self.normalize else pooled
-        return TextEmbedding(tokens, mask, pooled)
+        return TextEmbedding(tokens, mask, pooled, batch["input_ids"])
 
     def encode(self, prompts: list[str] | str) -> TextEmbedding:
         """Encode a prompt or list of prompts -> ``TextEmbedding`` of batch size B on the encoder's device.
@@ -222,7 +226,14 @@ def is_default_encoder(name: str | None) -> bool:
     return str(name).lower() in DEFAULT_NAMES
 
 
-def text_condition(text_encoder: TextEncoder, prompts: list[str]) -> dict:
-    """The backbone conditioning ``{"text": (B, L, D), "text_mask": (B, L)}`` for prompts ("" allowed)."""
+def text_condition(text_encoder: TextEncoder, prompts: list[str], ids: bool = False) -> dict:
+    """The backbone conditioning ``{"text": (B, L, D), "text_mask": (B, L)}`` for prompts ("" allowed),
+    plus ``"text_ids"`` (B, L), the token ids, with ``ids`` (backbones that :func:`reads_token_ids`)."""
     emb = text_encoder.encode(list(prompts))
-    return {"text": emb.tokens, "text_mask": emb.mask}
+    return {"text": emb.tokens, "text_mask": emb.mask} | ({"text_ids": emb.ids} if ids else {})
+
+
+def reads_token_ids(module: nn.Module | None) -> bool:
+    """Whether a denoiser or backbone wants ``text_ids`` beside the token states (a layer of it has
+    ``reads_token_ids = True``, e.g. :class:`cinediff.backbones.embeddings.TokenEmbedding`)."""
+    return isinstance(module, nn.Module) and any(getattr(m, "reads_token_ids", False) for m in module.modules())

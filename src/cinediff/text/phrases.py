@@ -37,21 +37,23 @@ def join_phrases(embedding: TextEmbedding, counts: list[int], max_length: int, n
     """Concatenate the real tokens of consecutive phrase embeddings into one row per prompt.
 
     ``embedding``: the phrases, ``counts[i]`` of them for prompt i, in order. Returns tokens
-    (B, max_length, D) (zeros past the real tokens; a row is cut at ``max_length``), mask (B, max_length)
+    (B, max_length, D) (zeros past the real tokens; a row is cut at ``max_length``), mask and ids (B, max_length)
     and pooled (B, D): the mean of the phrases' pooled vectors, L2-normalised when ``normalize``."""
     dim = embedding.tokens.shape[-1]
     tokens = embedding.tokens.new_zeros(len(counts), max_length, dim)
     mask = torch.zeros(len(counts), max_length, dtype=torch.bool, device=embedding.tokens.device)
+    ids = embedding.ids.new_zeros(len(counts), max_length)
     pooled = []
     start = 0
     for row, count in enumerate(counts):
         parts = range(start, start + count)
         real = torch.cat([embedding.tokens[j][embedding.mask[j]] for j in parts])[:max_length]
         tokens[row, : len(real)], mask[row, : len(real)] = real, True
+        ids[row, : len(real)] = torch.cat([embedding.ids[j][embedding.mask[j]] for j in parts])[:max_length]
         mean = embedding.pooled[start : start + count].mean(0)
         pooled.append(F.normalize(mean, dim=-1) if normalize and count > 1 else mean)  # one phrase: its own, bit for bit
         start += count
-    return TextEmbedding(tokens, mask, torch.stack(pooled))
+    return TextEmbedding(tokens, mask, torch.stack(pooled), ids)
 
 
 class PhraseEncoder(nn.Module):

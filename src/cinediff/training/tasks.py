@@ -17,7 +17,7 @@ from cinediff.models.build import build_denoiser, build_text_encoder, load_targe
 from cinediff.models.config import ModelConfig
 from cinediff.models.targets import make_target
 from cinediff.noise import noise_prior
-from cinediff.text import text_condition
+from cinediff.text import reads_token_ids, text_condition
 
 
 class Frozen:
@@ -46,6 +46,7 @@ class DiffusionTask(nn.Module):
         self.denoiser = build_denoiser(config)
         self.prior = noise_prior(config.noise_prior, config.noise_alpha)
         self.cond_dropout = config.cond_dropout
+        self.text_ids = reads_token_ids(self.denoiser)  # learned token embeddings read the tokenizer's ids
         self.temporal_loss_weight = config.temporal_loss_weight
         self.text = Frozen(build_text_encoder(config.text_encoder, config.text_phrases, shared=text_encoder))
         self.autoencoder = Frozen(load_autoencoder(config.autoencoder) if config.autoencoder else None)
@@ -71,7 +72,7 @@ class DiffusionTask(nn.Module):
             return cond
         drop = per_sample_uniform(len(generators), generators) < self.cond_dropout
         captions = ["" if d else c for d, c in zip(drop.tolist(), batch["caption"])]
-        return cond | text_condition(self.text.module, captions)
+        return cond | text_condition(self.text.module, captions, self.text_ids)
 
     def forward(self, batch: dict, generators: Sequence[torch.Generator]):
         cond = self.conditioning(batch, generators)
