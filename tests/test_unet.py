@@ -510,6 +510,31 @@ def test_token_embedding_starts_as_a_no_op_then_adds_a_learned_row_per_id_and_un
     torch.testing.assert_close(model(x, c, text, text_ids=other), base(x, c, text))
 
 
+def test_segment_embeddings_start_as_a_no_op_and_then_tell_the_phrases_of_a_prompt_apart():
+    """token_segments: the phrase index counts the "and" tokens before a token (MiniLM's tokenizer: the
+    word text.split_phrases splits on); a vector per index, zero at first, is added to the phrase's tokens."""
+    from cinediff.text import load_text_encoder
+
+    ids = load_text_encoder("minilm").encode(["a red ball moving left and a blue box moving up and a cat"]).ids
+    config = replace(TINY, token_embedding=30522, token_embedding_rank=4, token_segments=2)
+    assert ids[0].tolist().count(config.token_separator_id) == 2  # "and" is the id the config names
+    model = UNet(config).eval()
+    segments = model.token_embedding.segment_ids(ids)[0, : int((ids[0] != 0).sum())].tolist()
+    assert segments == [0] * 6 + [1] * 6 + [1] * 4  # [CLS] a red ball moving left | and a blue box moving up | and a cat [SEP]
+    x, c, _ = inputs(b=1, t=2)
+    text = torch.randn(1, ids.shape[1], TINY.text_dim)
+    base = UNet(replace(config, token_segments=0)).eval()
+    base.load_state_dict(model.state_dict(), strict=False)
+    torch.testing.assert_close(model(x, c, text, text_ids=ids), base(x, c, text, text_ids=ids))
+    with torch.no_grad():
+        model.token_embedding.segments.weight[1] = 1.0
+    shifted = model.token_embedding(text, ids).detach() - text
+    assert shifted[0, :6].abs().max() == 0
+    torch.testing.assert_close(shifted[0, 6:], torch.ones_like(shifted[0, 6:]))  # the second phrase on (and padding)
+    with pytest.raises(ValueError, match="token_embedding too"):
+        replace(TINY, token_segments=2)
+
+
 def test_an_attention_level_added_with_zero_init_starts_as_the_model_without_it():
     """zero_init_attention: a trained model given cross-attention at one more level (init_from keeps the
     new layers' init) computes what it did; the new level then learns (its proj_out gets a gradient)."""

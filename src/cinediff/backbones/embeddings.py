@@ -145,16 +145,31 @@ class TokenEmbedding(nn.Module):
     gradient's size, so the gain sets how fast the added vectors grow against MiniLM's token states
     (norm 7-10). At gain 1, 200 steps of lr 3e-4 from the shipped default added vectors of norm
     0.02-0.07 ('left' and 'right' already opposite, cosine -0.81, but 150× smaller than the states).
+
+    ``segments`` > 0 adds BERT's segment embeddings over the prompt's phrases: a learned vector (full
+    width, zero-initialised) per phrase index, the index counting the ``separator_id`` tokens before
+    a token (MiniLM's id of "and", the word ``text.split_phrases`` splits on; phrases past the last
+    vector share it). Two objects' words then differ by which phrase they are in, not only by what
+    MiniLM's context mixed into them: a way for attention to bind a motion word to its object's.
     """
 
     reads_token_ids = True  # text.reads_token_ids: conditioning must carry text_ids
 
-    def __init__(self, vocab_size: int, text_dim: int, rank: int = 32, gain: float = 1.0):
+    def __init__(self, vocab_size: int, text_dim: int, rank: int = 32, gain: float = 1.0, segments: int = 0,
+                 separator_id: int = 1998):
         super().__init__()
-        self.gain = gain
+        self.gain, self.separator_id = gain, separator_id
         self.table = nn.Embedding(vocab_size, rank)
         nn.init.zeros_(self.table.weight)
         self.proj = nn.Linear(rank, text_dim, bias=False)
+        self.segments = nn.Embedding(segments, text_dim) if segments else None
+        if self.segments is not None:
+            nn.init.zeros_(self.segments.weight)
+
+    def segment_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) token ids → (B, L) phrase index: the separators before each token (the separator
+        opens the next phrase), at most ``segments - 1``."""
+        return (ids == self.separator_id).long().cumsum(1).clamp(max=self.segments.num_embeddings - 1)
 
     def forward(self, tokens: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
         """tokens: (B, L, D_text) float, ids: (B, L) int → (B, L, D_text)."""
@@ -163,4 +178,7 @@ class TokenEmbedding(nn.Module):
                              "(text.text_condition(..., ids=True))")
         if ids.shape != tokens.shape[:2]:
             raise ValueError(f"text_ids {tuple(ids.shape)} do not match the token states {tuple(tokens.shape[:2])}")
-        return tokens + (self.gain * self.proj(self.table(ids))).to(tokens.dtype)
+        added = self.gain * self.proj(self.table(ids))
+        if self.segments is not None:
+            added = added + self.segments(self.segment_ids(ids))
+        return tokens + added.to(tokens.dtype)
