@@ -92,9 +92,14 @@ def test_a_tiny_study_runs_end_to_end_and_refuses_a_changed_recipe(tmp_path, mon
     assert json.loads((out / "exports" / "show1" / "pipeline.json").read_text())["method"] == "show1"
     assert set(result["ratios"]) == {"fit_vs_unet_training_time", "pixel_vs_show1_peak_memory"}
     assert result["ratios"]["pixel_vs_show1_peak_memory"]["paper"] == 4.8
+    assert set(result["ratios_at"]) == set(bm.JUDGE_KEYS) and result["ratios_at"]["accuracy_all"] == result["ratios"]
+    colour = result["ratios_at"]["accuracy_color"]["pixel_vs_show1_peak_memory"]
+    assert colour["ratio"] == result["ratios"]["pixel_vs_show1_peak_memory"]["ratio"]  # the cost is the same,
+    assert colour["unet-video_accuracy_color"] == rows["unet-video"]["accuracy_color"]  # the quality it is read at not
     assert json.loads((tmp_path / "methods.json").read_text())["suite"] == "methods"
     html = page.read_text()
     assert "Equal-quality ratios" in html and 'src="methods-files/show1.gif"' in html
+    assert "read at each judge accuracy" in html
     assert (page.parent / "methods-files" / "curves.png").is_file()
 
     monkeypatch.setattr(bm, "QUICK_FIT", [*bm.QUICK_FIT[:-1], "model.backbone_args.num_latents=8"])

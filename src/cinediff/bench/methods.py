@@ -43,6 +43,7 @@ from cinediff.noise import DEFAULT_ALPHA
 FPS = 8.0  # the common output's frame rate
 KEYFRAME_STRIDE = 3  # Show-1: frames between keyframes (16 = 5·3 + 1 frames from 6 keyframes)
 CURVE_KEYS = ("accuracy_motion", "accuracy_all")
+JUDGE_KEYS = ("accuracy_color", "accuracy_shape", "accuracy_motion", "accuracy_count", "accuracy_all")
 SCORES = ("accuracy_color", "accuracy_shape", "accuracy_motion", "accuracy_count", "accuracy_all", "frechet_classifier",
           "frechet_classifier_floor", "temporal_consistency", "flicker", "real_temporal_consistency", "real_flicker")
 STUDY = ['optim.schedule="constant"', "train.steps=1000000", "train.sample_every=0", "train.eval_every=0",
@@ -334,6 +335,12 @@ def ratios(curves: dict, rows: dict[str, dict], key: str) -> dict:
     return found
 
 
+def ratios_at(curves: dict, rows: dict[str, dict], keys: tuple[str, ...] = JUDGE_KEYS) -> dict[str, dict]:
+    """The equal-quality ratios read at each judge accuracy: at a small budget only some of them
+    (colour first) have been learnt by both models of a pair."""
+    return {key: ratios(curves, rows, key) for key in keys}
+
+
 # ---------------------------------------------------------------- the suite
 
 
@@ -377,10 +384,10 @@ def run(quick: bool = False, budget: float = 40.0, size: int = 32, frames: int =
                       "train_tflops": sum(s["train_tflops"] for s in stages[name]),
                       "stage_minutes": " + ".join(f"{s['run']} {s['minutes']:.1f}" for s in stages[name]),
                       **cost, **{k: metrics.get(k) for k in SCORES}, "num_videos": metrics["num_videos"]}
-    found = ratios(curves, rows, quality)
+    found, every_key = ratios(curves, rows, quality), ratios_at(curves, rows)
     page_path = write_page(Path(page) if page else out / "index.html", list(rows.values()), curves, found, gifs,
-                           prompts[:8])
-    return {"rows": list(rows.values()), "ratios": found, "curves": curves, "stages": stages,
+                           prompts[:8], every_key)
+    return {"rows": list(rows.values()), "ratios": found, "ratios_at": every_key, "curves": curves, "stages": stages,
             "input": {"budget_minutes": budget, "size": size, "frames": frames, "fps": FPS, "rounds": rounds,
                       "eval_num": eval_num, "num": num, "sample_steps": sample_steps, "quality": quality,
                       "steps": steps, "out_dir": str(out), "page": str(page_path), "device": device},
@@ -393,7 +400,8 @@ def run(quick: bool = False, budget: float = 40.0, size: int = 32, frames: int =
                       "latent VDM = pyoco-iid (latent U-Net + temporal attention); pixel model = unet-video"]}
 
 
-def write_page(path: Path, rows: list[dict], curves: dict, found: dict, gifs: dict, prompts: list[str]) -> Path:
+def write_page(path: Path, rows: list[dict], curves: dict, found: dict, gifs: dict, prompts: list[str],
+               every_key: dict[str, dict] | None = None) -> Path:
     """The table, the curves and one GIF per method (the same prompts and seeds) as one HTML page."""
     import html
 
@@ -412,12 +420,16 @@ def write_page(path: Path, rows: list[dict], curves: dict, found: dict, gifs: di
     columns = ["method", "train_minutes", "train_tflops", "sample_seconds", "peak_memory_mb", *SCORES[:7],
                "temporal_consistency", "flicker"]
     body = table(columns, [[r.get(c) for c in columns] for r in rows], len(columns) - 1)
-    ratio_rows = [[name, v.get("ratio", v.get("frechet_ratio")), v.get("paper"), v.get("note", "")]
-                  for name, v in found.items()]
+    measured = lambda v: v.get("ratio", v.get("frechet_ratio"))  # noqa: E731
+    ratio_rows = [[name, measured(v), v.get("paper"), v.get("note", "")] for name, v in found.items()]
+    keys = list(every_key or {})
+    by_key = [[name, *[measured(every_key[k].get(name, {})) for k in keys]] for name in found]
+    by_key_table = (f"<p>The same ratios read at each judge accuracy:</p>"
+                    f"{table(['ratio', *[k.removeprefix('accuracy_') for k in keys]], by_key, len(keys))}" if keys else "")
     listing = "".join(f"<li>{html.escape(p)}</li>" for p in prompts)
     path.write_text(f"<!doctype html><meta charset=utf-8><title>cinediff bench methods</title><style>{STYLE}</style>"
                     f"<h1>The methods on quality per compute</h1>{body}<h2>Equal-quality ratios</h2>"
-                    f"{table(['ratio', 'measured', 'paper', 'note'], ratio_rows, 2)}"
+                    f"{table(['ratio', 'measured', 'paper', 'note'], ratio_rows, 2)}{by_key_table}"
                     f'<h2>Learning curves</h2><p><img src="{files.name}/{plot.name}"></p>'
                     f"<h2>Samples</h2><p>The same prompts and seeds, in reading order:</p><ol>{listing}</ol>"
                     f"{''.join(figures)}")
