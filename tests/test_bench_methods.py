@@ -105,3 +105,36 @@ def test_a_tiny_study_runs_end_to_end_and_refuses_a_changed_recipe(tmp_path, mon
     monkeypatch.setattr(bm, "QUICK_FIT", [*bm.QUICK_FIT[:-1], "model.backbone_args.num_latents=8"])
     with pytest.raises(ValueError, match="trained with another config"):
         bm.run(quick=True, names=("snap-video",), out_dir=str(out), flops=False)
+
+
+def _study_result(budget_points: list[float], all_scores: list[float]) -> dict:
+    """A bench methods result of two methods (FIT vs the U-Net) with curves at ``budget_points``."""
+    keys = {k: 0.0 for k in bm.JUDGE_KEYS}
+    curve = lambda scale: [{"round": i + 1, "minutes": m, **keys, "accuracy_color": a * scale,  # noqa: E731
+                            "accuracy_all": a * scale} for i, (m, a) in enumerate(zip(budget_points, all_scores))]
+    row = lambda name: {"method": name, "num_videos": 64, "sample_seconds": 1.0, "peak_memory_mb": 10.0,  # noqa: E731
+                        **keys, "frechet_classifier": None}
+    stage = lambda name: [{"run": name, "minutes": budget_points[-1], "steps": 10, "clips": 120, "train_tflops": 1.0}]  # noqa: E731
+    return {"rows": [row("snap-video"), row("unet-video")], "curves": {"snap-video": curve(1.0), "unet-video": curve(0.5)},
+            "stages": {"snap-video": stage("snap-video"), "unet-video": stage("unet-video")}}
+
+
+def test_the_readme_tables_join_a_study_continued_at_a_larger_budget():
+    """benchmarks/methods_table.py: curves of a study run again at a larger budget continue the first
+    run's, the point both have is kept once, and the ratios are read on the joined curves."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "benchmarks" / "methods_table.py"
+    spec = importlib.util.spec_from_file_location("methods_table", path)
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    first, later = _study_result([5.0, 10.0], [0.2, 0.4]), _study_result([10.0, 20.0], [0.4, 0.8])
+    joined = table.joined_curves([first, later])
+    assert [p["minutes"] for p in joined["snap-video"]] == [5.0, 10.0, 20.0]
+    # FIT reaches the U-Net's best (0.4 at 20 min) at 10 min: 2x; on the first run alone the U-Net's best is
+    # 0.2 at 10 min, FIT's 0.2 at 5 min: also 2x, but read at another level
+    found = bm.ratios_at(joined, {r["method"]: r for r in later["rows"]})["accuracy_all"]["fit_vs_unet_training_time"]
+    assert found["level"] == pytest.approx(0.4) and found["ratio"] == pytest.approx(2.0)
+    text = table.tables([first, later])
+    assert "| `fit_vs_unet_training_time` | 2 | – | – | – | 2 | 3.31 |" in text
+    assert "5.0 → 0.00 / 0.20 / 0.20 / 0.00, 10.0 → 0.00 / 0.40" in text
