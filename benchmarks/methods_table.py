@@ -4,10 +4,11 @@ Several files are runs of the same study at growing ``--budget`` (the runs resum
 joined per method (points in order of training minutes; a point at the same minutes is kept once, the
 later file's), the table and the ratios come from the last file. The ratios are read again at every
 judge accuracy (:func:`cinediff.bench.methods.ratios_at`), so files written before ``ratios_at``
-existed give them too.
+existed give them too. ``--cost`` replaces the sampling-cost columns by the figures of
+``methods_cost.py`` (measured again on the same architectures) before the ratios are read.
 
     .venv/bin/python benchmarks/methods_table.py benchmarks/methods-cpu.json [benchmarks/methods-40-cpu.json] \\
-        [--plot benchmarks/methods-curves-cpu.png]
+        [--cost benchmarks/methods-cost-cpu.json] [--plot benchmarks/methods-curves-cpu.png]
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from cinediff.bench.methods import CURVE_KEYS, JUDGE_KEYS, ratios_at
 from cinediff.evaluation.plots import line_chart
+
+COST_KEYS = ("sample_seconds", "peak_memory_mb", "peak_total_mb", "sample_tflops")
 
 COLUMNS = {"method": "method", "train_minutes": "train min", "train_tflops": "train TFLOP",
            "sample_seconds": "s / video", "peak_memory_mb": "peak MB", "accuracy_color": "colour",
@@ -51,9 +54,15 @@ def joined_curves(results: list[dict]) -> dict[str, list[dict]]:
     return {name: [points[m] for m in sorted(points)] for name, points in curves.items()}
 
 
-def tables(results: list[dict]) -> str:
+def with_costs(rows: list[dict], costs: dict[str, dict] | None) -> dict[str, dict]:
+    """The rows by method, their sampling-cost figures replaced by ``costs`` where it has the method."""
+    costs = costs or {}
+    return {r["method"]: r | {k: v for k, v in costs.get(r["method"], {}).items() if k in COST_KEYS} for r in rows}
+
+
+def tables(results: list[dict], costs: dict[str, dict] | None = None) -> str:
     last = results[-1]
-    rows = {r["method"]: r for r in last["rows"]}
+    rows = with_costs(last["rows"], costs)
     curves = joined_curves(results)
     every_key = ratios_at(curves, rows)
     out = [markdown(list(COLUMNS.values()), [[r.get(k) for k in COLUMNS] for r in rows.values()]), ""]
@@ -83,10 +92,12 @@ def tables(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", type=Path, help="bench methods JSON files, smallest budget first")
+    parser.add_argument("--cost", type=Path, help="methods_cost.py's JSON: sampling cost measured again")
     parser.add_argument("--plot", type=Path, help="write the joined curves (judge motion and all) here")
     args = parser.parse_args()
     results = [json.loads(path.read_text()) for path in args.results]
-    print(tables(results))
+    costs = json.loads(args.cost.read_text())["costs"] if args.cost else None
+    print(tables(results, costs))
     if args.plot:
         keys = (*CURVE_KEYS, "accuracy_color", "accuracy_shape")
         print(line_chart(joined_curves(results), keys, args.plot, title="judge accuracy vs training minutes"))

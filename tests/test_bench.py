@@ -10,7 +10,9 @@ import torch
 
 from cinediff.backbones import build_backbone
 from cinediff.bench import run_suite
-from cinediff.bench.timing import count_flops
+import functools
+
+from cinediff.bench.timing import count_flops, in_fresh_process, peak_memory_mb
 
 TINY_FIT = dict(in_channels=3, out_channels=3, dim=32, latent_dim=32, num_latents=4, num_blocks=1,
                 self_attn_layers_per_block=1, dim_head=16, base_frames=4, base_size=(16, 16), frames_per_group=2,
@@ -20,6 +22,24 @@ TINY_FIT = dict(in_channels=3, out_channels=3, dim=32, latent_dim=32, num_latent
 def test_count_flops_of_a_matmul_is_2mnk():
     a, b = torch.randn(8, 16), torch.randn(16, 32)
     assert count_flops(lambda: a @ b) == 2 * 8 * 16 * 32
+
+
+def _fill(megabytes: int) -> float:
+    """Allocate and touch ``megabytes`` MiB (float32 ones); returns their sum."""
+    return torch.ones(megabytes * 2**18).sum().item()
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux only")
+def test_peak_memory_is_the_calls_own_not_the_processes_or_its_parents():
+    """A call that touches 64 MiB measures about 64 MiB (±32: allocator slack) after the process,
+    or the parent that spawned it, held 1 GiB: Linux keeps getrusage's peak across execve, so a
+    measurement spawned by a large bench process used to read the parent's size."""
+    cpu = torch.device("cpu")
+    held = torch.ones(2**28)  # 1 GiB, touched, alive while the child is spawned
+    spawned = in_fresh_process(peak_memory_mb, functools.partial(_fill, 64), cpu)
+    del held
+    here = peak_memory_mb(functools.partial(_fill, 64), cpu)
+    assert spawned == pytest.approx(64, abs=32) and here == pytest.approx(64, abs=32)
 
 
 def test_count_flops_through_fit_self_conditioning():

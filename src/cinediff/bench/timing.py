@@ -40,15 +40,17 @@ def _rss_mb() -> float:
 
 def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
     """Memory one ``fn()`` call needs beyond what is allocated before it, in MiB: the CUDA
-    allocator's peak, or on CPU the rise of the process's peak resident set size over the
-    resident size before the call (meaningful in a fresh process whose earlier peak is lower:
-    the suites run each measurement in its own subprocess)."""
+    allocator's peak, or on CPU the rise of the resident set size's high-water mark over the
+    resident size before the call. On Linux the mark is reset before the call
+    (:func:`reset_peak_rss`), so the figure is the call's own; elsewhere it is the process's
+    lifetime peak, meaningful only in a fresh process whose earlier peak is lower."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         fn()
         return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    reset_peak_rss()
     before = _rss_mb()
     fn()
     return max(peak_total_mb(device) - before, 0.0)
@@ -72,10 +74,40 @@ def measure_once(fn: Callable[[], object], device: torch.device) -> dict:
 
 
 def peak_total_mb(device: torch.device) -> float:
-    """The process's peak memory so far, in MiB: the CUDA allocator's peak, or the peak resident set size."""
+    """The process's peak memory, in MiB: the CUDA allocator's peak, or on CPU the resident set
+    size's high-water mark (Linux: ``VmHWM``, since the last :func:`reset_peak_rss`).
+
+    Not ``getrusage``'s ``ru_maxrss`` where ``VmHWM`` exists: Linux keeps ``ru_maxrss`` across
+    ``execve``, so a process spawned by a large parent starts with the parent's resident size as its
+    peak (a sampling measurement spawned by a bench that had trained for an hour read ~6 GB for a
+    call that needs 60 MB)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    high_water = _status_mb("VmHWM")
+    return high_water if high_water is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mb(field: str) -> float | None:
+    """A ``kB`` field of ``/proc/self/status`` in MiB; None where there is no such file (not Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's resident-set high-water mark (``VmHWM``) to its current size (Linux ≥
+    4.0: ``echo 5 > /proc/self/clear_refs``); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
