@@ -4,8 +4,10 @@ Several files are runs of the same study at growing ``--budget`` (the runs resum
 joined per method (points in order of training minutes; a point at the same minutes is kept once, the
 later file's), the table and the ratios come from the last file. The ratios are read again at every
 judge accuracy (:func:`cinediff.bench.methods.ratios_at`), so files written before ``ratios_at``
-existed give them too. ``--cost`` replaces the sampling-cost columns by the figures of
-``methods_cost.py`` (measured again on the same architectures) before the ratios are read.
+existed give them too. ``--cost`` replaces the memory columns by the figures of
+``methods_cost.py`` (measured again on the same architectures) before the ratios are read; the
+seconds stay the study's own, measured side by side in its run (a later day's machine can be
+slower: the same 2 cores ran the re-measurement 1.5-3x slower).
 
     .venv/bin/python benchmarks/methods_table.py benchmarks/methods-cpu.json [benchmarks/methods-40-cpu.json] \\
         [--cost benchmarks/methods-cost-cpu.json] [--plot benchmarks/methods-curves-cpu.png]
@@ -20,7 +22,7 @@ from pathlib import Path
 from cinediff.bench.methods import CURVE_KEYS, JUDGE_KEYS, ratios_at
 from cinediff.evaluation.plots import line_chart
 
-COST_KEYS = ("sample_seconds", "peak_memory_mb", "peak_total_mb", "sample_tflops")
+COST_KEYS = ("peak_memory_mb", "peak_total_mb")  # what --cost replaces
 
 COLUMNS = {"method": "method", "train_minutes": "train min", "train_tflops": "train TFLOP",
            "sample_seconds": "s / video", "peak_memory_mb": "peak MB", "accuracy_color": "colour",
@@ -55,7 +57,7 @@ def joined_curves(results: list[dict]) -> dict[str, list[dict]]:
 
 
 def with_costs(rows: list[dict], costs: dict[str, dict] | None) -> dict[str, dict]:
-    """The rows by method, their sampling-cost figures replaced by ``costs`` where it has the method."""
+    """The rows by method, their memory figures replaced by ``costs`` where it has the method."""
     costs = costs or {}
     return {r["method"]: r | {k: v for k, v in costs.get(r["method"], {}).items() if k in COST_KEYS} for r in rows}
 
@@ -92,7 +94,7 @@ def tables(results: list[dict], costs: dict[str, dict] | None = None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", type=Path, help="bench methods JSON files, smallest budget first")
-    parser.add_argument("--cost", type=Path, help="methods_cost.py's JSON: sampling cost measured again")
+    parser.add_argument("--cost", type=Path, help="methods_cost.py's JSON: peak memory measured again")
     parser.add_argument("--plot", type=Path, help="write the joined curves (judge motion and all) here")
     args = parser.parse_args()
     results = [json.loads(path.read_text()) for path in args.results]

@@ -138,7 +138,9 @@ def test_the_readme_tables_join_a_study_continued_at_a_larger_budget():
     text = table.tables([first, later])
     assert "| `fit_vs_unet_training_time` | 2 | – | – | – | 2 | 3.31 |" in text
     assert "5.0 → 0.00 / 0.20 / 0.20 / 0.00, 10.0 → 0.00 / 0.40" in text
-    # --cost: sampling figures measured again replace the cost columns only, of the methods it has
-    rows = table.with_costs(later["rows"], {"unet-video": {"peak_memory_mb": 3.0, "accuracy_all": 1.0}})
-    assert rows["unet-video"]["peak_memory_mb"] == 3.0 and rows["unet-video"]["accuracy_all"] == 0.0
+    # --cost: memory measured again replaces the memory columns only, of the methods it has
+    rows = table.with_costs(later["rows"], {"unet-video": {"peak_memory_mb": 3.0, "sample_seconds": 9.0,
+                                                            "accuracy_all": 1.0}})
+    assert rows["unet-video"]["peak_memory_mb"] == 3.0 and rows["unet-video"]["sample_seconds"] == 1.0
+    assert rows["unet-video"]["accuracy_all"] == 0.0
     assert rows["snap-video"]["peak_memory_mb"] == 10.0
