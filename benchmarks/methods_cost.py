@@ -22,7 +22,6 @@ from cinediff.bench import methods as bm
 from cinediff.bench.timing import in_fresh_process
 
 
-
 def sampling_cost(name: str, out: Path, frames: int, size: int, steps: int, device: str) -> dict:
     """One video of method ``name`` after one optimizer step per stage: seconds, MB, TFLOPs."""
     method = bm.methods(frames, size)[name]

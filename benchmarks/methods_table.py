@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cinediff.bench.methods import CURVE_KEYS, JUDGE_KEYS, ratios_at
+from cinediff.bench.methods import CURVE_KEYS, JUDGE_KEYS, measured_ratio, ratios_at
 from cinediff.evaluation.plots import line_chart
 
 COST_KEYS = ("peak_memory_mb", "peak_total_mb")  # what --cost replaces
@@ -69,9 +69,8 @@ def tables(results: list[dict], costs: dict[str, dict] | None = None) -> str:
     every_key = ratios_at(curves, rows)
     out = [markdown(list(COLUMNS.values()), [[r.get(k) for k in COLUMNS] for r in rows.values()]), ""]
     names = list(next(iter(every_key.values())))
-    measured = lambda v: v.get("ratio", v.get("frechet_ratio"))  # noqa: E731
     out.append(markdown(["ratio", *[k.removeprefix("accuracy_") for k in JUDGE_KEYS], "paper"],
-                        [[name, *[measured(every_key[k].get(name, {})) for k in JUDGE_KEYS],
+                        [[name, *[measured_ratio(every_key[k].get(name, {})) for k in JUDGE_KEYS],
                           every_key[JUDGE_KEYS[0]][name].get("paper")] for name in names]))
     out.append("")
     for key in JUDGE_KEYS:

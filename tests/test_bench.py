@@ -2,6 +2,7 @@
 
 No timing thresholds: the figures themselves are noise on shared machines."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -10,8 +11,6 @@ import torch
 
 from cinediff.backbones import build_backbone
 from cinediff.bench import run_suite
-import functools
-
 from cinediff.bench.timing import count_flops, in_fresh_process, peak_memory_mb
 
 TINY_FIT = dict(in_channels=3, out_channels=3, dim=32, latent_dim=32, num_latents=4, num_blocks=1,

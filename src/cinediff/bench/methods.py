@@ -335,6 +335,11 @@ def ratios(curves: dict, rows: dict[str, dict], key: str) -> dict:
     return found
 
 
+def measured_ratio(found: dict) -> float | None:
+    """The figure of one entry of :func:`ratios`: its ``ratio``, or a PYoCo entry's Fréchet ratio."""
+    return found.get("ratio", found.get("frechet_ratio"))
+
+
 def ratios_at(curves: dict, rows: dict[str, dict], keys: tuple[str, ...] = JUDGE_KEYS) -> dict[str, dict]:
     """The equal-quality ratios read at each judge accuracy: at a small budget only some of them
     (colour first) have been learnt by both models of a pair."""
@@ -420,10 +425,9 @@ def write_page(path: Path, rows: list[dict], curves: dict, found: dict, gifs: di
     columns = ["method", "train_minutes", "train_tflops", "sample_seconds", "peak_memory_mb", *SCORES[:7],
                "temporal_consistency", "flicker"]
     body = table(columns, [[r.get(c) for c in columns] for r in rows], len(columns) - 1)
-    measured = lambda v: v.get("ratio", v.get("frechet_ratio"))  # noqa: E731
-    ratio_rows = [[name, measured(v), v.get("paper"), v.get("note", "")] for name, v in found.items()]
+    ratio_rows = [[name, measured_ratio(v), v.get("paper"), v.get("note", "")] for name, v in found.items()]
     keys = list(every_key or {})
-    by_key = [[name, *[measured(every_key[k].get(name, {})) for k in keys]] for name in found]
+    by_key = [[name, *[measured_ratio(every_key[k].get(name, {})) for k in keys]] for name in found]
     by_key_table = (f"<p>The same ratios read at each judge accuracy:</p>"
                     f"{table(['ratio', *[k.removeprefix('accuracy_') for k in keys]], by_key, len(keys))}" if keys else "")
     listing = "".join(f"<li>{html.escape(p)}</li>" for p in prompts)
