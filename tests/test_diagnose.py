@@ -10,6 +10,8 @@ from cinediff.bench.diagnose import (
     OPPOSITE_MOTION,
     RESPONSE_PAIRS,
     SIGN_PAIRS,
+    binding_test,
+    exchanged_caption,
     linear_probe,
     motion_word_test,
     partial_noising,
@@ -47,6 +49,65 @@ def test_swapped_caption_changes_the_motion_words_only(vocabulary):
         assert [(o["color"], o["shape"]) for o in swapped] == [(o["color"], o["shape"]) for o in true]
         back = record | {"objects": [o | {"motion": OPPOSITE_MOTION[o["motion"]]} for o in record["objects"]]}
         assert swapped_caption(back, i) == record["caption"]  # same template, synonyms and ending
+
+
+@pytest.mark.parametrize("attribute", ["motion", "shape"])
+def test_exchanged_caption_moves_one_attribute_between_the_two_objects(attribute):
+    _, records = real_set((4, 32, 32), 40, captions="wide", two_object_prob=0.5)
+    exchanged = [exchanged_caption(r, i, attribute) for i, r in enumerate(records)]
+    for record, caption in zip(records, exchanged):
+        objects = record["objects"]
+        if len(objects) == 1 or objects[0][attribute] == objects[1][attribute]:
+            assert caption is None
+            continue
+        true, changed = parse_caption(record["caption"])["objects"], parse_caption(caption)["objects"]
+        assert [o[attribute] for o in changed] == [o[attribute] for o in reversed(true)]
+        others = [k for k in ("color", "shape", "motion") if k != attribute]
+        assert [[o[k] for k in others] for o in changed] == [[o[k] for k in others] for o in true]
+    assert sum(c is not None for c in exchanged) >= 10
+
+
+def test_training_records_carry_the_exchanged_caption_the_diagnostic_writes():
+    """MovingShapes(exchanged_captions=...) puts into each record the caption the binding test reads
+    (same template and synonyms) and leaves the clips' pixels and captions as they were."""
+    plain_clips, plain = real_set((4, 16, 16), 24, two_object_prob=0.7, captions="rich")
+    clips, records = real_set((4, 16, 16), 24, two_object_prob=0.7, captions="rich", exchanged_captions="shape")
+    assert torch.equal(clips, plain_clips) and [r["caption"] for r in records] == [r["caption"] for r in plain]
+    assert [r["exchanged_caption"] for r in records] == [exchanged_caption(r, i, "shape") for i, r in enumerate(plain)]
+    assert sum(r["exchanged_caption"] is not None for r in records) >= 5
+
+
+def test_binding_gap_is_zero_for_a_model_that_reads_the_words_but_not_which_object_they_describe(untrained):
+    """A loss that depends on the caption's bag of token ids (which words, not where) cannot tell the
+    exchanged caption from the true one (base captions: one word per motion, so the same bag); one
+    that reads the true captions' token states in order can."""
+    clips, records = real_set((8, 32, 32), 12, two_object_prob=1.0)
+    weights = torch.randn(30522)
+
+    class BagOfWords(torch.nn.Module):
+        sigma_min, sigma_max, reads_token_ids = 0.002, 80.0, True
+
+        def loss(self, x0, sigma, noise, text, text_mask, text_ids):
+            return (weights[text_ids] * text_mask).sum(1).abs() + 0.1 * sigma
+
+    true_states = untrained.text_encoder.encode([r["caption"] for r in records]).tokens
+
+    class ReadsTheCaption(torch.nn.Module):
+        sigma_min, sigma_max = 0.002, 80.0
+
+        def loss(self, x0, sigma, noise, text, text_mask):
+            used = true_states[[i for i, r in enumerate(records) if exchanged_caption(r, i, "motion")]]
+            return (text - used[: len(x0)]).flatten(1).norm(dim=-1) + 0.1 * sigma
+
+    class Loaded:
+        text_encoder, decoder = untrained.text_encoder, None
+
+    bag = binding_test(type("L", (Loaded,), {"denoiser": BagOfWords()})(), clips, records, "motion", num_sigmas=2)
+    assert bag[0]["clips"] >= 6 and all(r["loss_true"] > 0 and abs(r["gap"]) < 1e-6 for r in bag)
+    ordered = binding_test(type("L", (Loaded,), {"denoiser": ReadsTheCaption()})(), clips, records, "motion", 2)
+    assert all(abs(r["loss_true"] - 0.1 * r["sigma"]) < 1e-3 and r["gap"] > 0.1 for r in ordered)
+    with pytest.raises(ValueError, match="no clip has two objects"):
+        binding_test(untrained, clips, [r | {"objects": r["objects"][:1]} for r in records], "motion", 2)
 
 
 def test_swap_gap_is_zero_for_a_model_that_ignores_the_text(untrained):
@@ -121,7 +182,8 @@ def test_prompt_response_is_zero_without_text_and_measures_what_the_text_changes
 def test_diagnose_suite_quick_writes_json(tmp_path):
     result = run_suite("diagnose", tmp_path / "d.json", quick=True)
     tests = {r["test"] for r in result["rows"]}
-    assert tests == {"partial_noising", "motion_word", "prompt_response", "linear_probe", "motion_word_signal"}
+    assert tests == {"partial_noising", "motion_word", "prompt_response", "linear_probe", "motion_word_signal",
+                     "binding"}
     signal = next(r for r in result["rows"] if r["test"] == "motion_word_signal")
     assert 0 <= signal["time_averaged"] <= signal["explained"] <= 1
     assert json.loads((tmp_path / "d.json").read_text())["suite"] == "diagnose"

@@ -329,3 +329,43 @@ def test_wandb_logging_offline_gets_every_metrics_record_and_resumes_the_same_ru
     assert "wandb package is not installed" in caplog.text and (tmp_path / "b" / "metrics.jsonl").is_file()
     with pytest.raises(ValueError, match=r"train.wandb must be one of \['off', 'offline', 'online'\], got 'yes'"):
         load_config(None, ["train.wandb=yes"])
+
+
+def test_binding_loss_adds_the_margin_penalty_of_the_exchanged_caption_and_nothing_without_one():
+    """model.binding_loss_weight λ: per clip with an exchanged caption (data exchanged_captions), the loss
+    gains λ · max(0, m − (L_exchanged − L_true) / L_true) on the same noisy clip; other clips, and the
+    loss of a run with λ = 0, are those of the plain task (same random draws)."""
+    from cinediff.data.shapes import MovingShapes
+    from cinediff.data.collate import collate
+    from cinediff.runtime import sample_generators
+    from cinediff.text import text_condition
+    from cinediff.training.tasks import build_task
+
+    overrides = ["model.backbone=unet", TINY_UNET.format(temporal="attention"), "model.cond_dropout=0"]
+    plain = build_task(load_config(None, overrides).model).eval()
+    bound = build_task(load_config(None, [*overrides, "model.binding_loss_weight=2.0",
+                                          "model.binding_margin=0.5", "model.binding_min_sigma=0.2"]).model).eval()
+    bound.load_state_dict(plain.state_dict())
+    data = MovingShapes(frames=4, height=16, width=16, two_object_prob=0.5, exchanged_captions="motion")
+    batch = collate(data.__getitems__(range(16)))
+    has = [r["exchanged_caption"] is not None for r in batch["attributes"]]
+    assert any(has) and not all(has)
+    loss_plain, _ = plain(batch, sample_generators(list(range(16))))
+    loss_bound, logs = bound(batch, sample_generators(list(range(16))))
+    # the penalty by hand: the plain loss of the same draws with the exchanged caption
+    generators = sample_generators(list(range(16)))
+    assert bound.training_captions(batch, generators) == batch["caption"]  # cond_dropout 0
+    noise = bound.prior(batch["video"].shape, generators)
+    sigma = bound.denoiser.sample_training_sigma(16, generators)
+    rows = [i for i, h in enumerate(has) if h and sigma[i] > 0.2]
+    assert rows and len(rows) < sum(has)  # binding_min_sigma leaves out the clips noised least
+    cond = {"fps": batch["fps"][rows]} | text_condition(bound.text.module, [batch["attributes"][i]["exchanged_caption"]
+                                                                           for i in rows], bound.text_ids)
+    exchanged = bound.denoiser.loss(batch["video"][rows], sigma[rows], noise[rows], **cond)
+    gap = (exchanged - loss_plain[rows]) / loss_plain[rows]
+    torch.testing.assert_close(loss_bound[rows], loss_plain[rows] + 2.0 * (0.5 - gap).clamp(min=0))
+    no = [i for i in range(16) if i not in rows]
+    torch.testing.assert_close(loss_bound[no], loss_plain[no])
+    assert logs["binding_gap"] == pytest.approx(float(gap.detach().mean()), rel=1e-5)
+    with pytest.raises(ValueError, match="exchanged_captions"):
+        MovingShapes(exchanged_captions="size")

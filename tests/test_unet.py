@@ -535,6 +535,41 @@ def test_segment_embeddings_start_as_a_no_op_and_then_tell_the_phrases_of_a_prom
         replace(TINY, token_segments=2)
 
 
+def test_phrase_context_starts_as_a_no_op_and_gives_each_token_the_mean_of_its_own_phrase_rows():
+    """token_phrase_context: every token + gain · W_ctx · (mean of its phrase's learned rows, padding left
+    out), W_ctx zero at first; a word's state then changes with the words of its own phrase only."""
+    from cinediff.text import load_text_encoder
+
+    encoder = load_text_encoder("minilm")
+    config = replace(TINY, token_embedding=30522, token_embedding_rank=4, token_embedding_gain=2.0,
+                     token_phrase_context=True)
+    model = UNet(config).eval()
+    base = UNet(replace(config, token_phrase_context=False)).eval()
+    with torch.no_grad():
+        base.token_embedding.table.weight.normal_()  # a trained stage: rows not zero
+    missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing == ["token_embedding.context.weight"]
+    ids = encoder.encode(["a red ball moving left and a blue box moving up"]).ids
+    x, c, _ = inputs(b=1, t=2)
+    text = torch.randn(1, ids.shape[1], TINY.text_dim)
+    torch.testing.assert_close(model(x, c, text, text_ids=ids), base(x, c, text, text_ids=ids))  # W_ctx = 0
+    emb = model.token_embedding
+    with torch.no_grad():
+        emb.context.weight.normal_()
+    rows, real = emb.table(ids), int((ids[0] != 0).sum())  # [CLS] a red ball moving left | and a blue box moving up [SEP]
+    first, second = rows[0, :6].mean(0), rows[0, 6:real].mean(0)
+    expected = text + 2.0 * (emb.proj(rows) + emb.context(torch.stack([first] * 6 + [second] * (ids.shape[1] - 6))))
+    torch.testing.assert_close(emb(text, ids), expected)
+    # "red" (the third token) reads its own phrase: it changes with "ball", not with "box"
+    swapped_own = encoder.encode(["a red box moving left and a blue box moving up"]).ids
+    swapped_other = encoder.encode(["a red ball moving left and a blue ball moving up"]).ids
+    red = lambda i: emb(text, i)[0, 2]  # noqa: E731
+    assert not torch.allclose(red(swapped_own), red(ids))
+    torch.testing.assert_close(red(swapped_other), red(ids))
+    with pytest.raises(ValueError, match="token_embedding too"):
+        replace(TINY, token_phrase_context=True)
+
+
 def test_an_attention_level_added_with_zero_init_starts_as_the_model_without_it():
     """zero_init_attention: a trained model given cross-attention at one more level (init_from keeps the
     new layers' init) computes what it did; the new level then learns (its proj_out gets a gradient)."""

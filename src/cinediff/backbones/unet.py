@@ -65,6 +65,7 @@ class UNetConfig:
     token_embedding_gain: float = 1.0  # how fast the learned rows grow against the text states (TokenEmbedding)
     token_segments: int = 0  # ... plus a learned vector per " and "-joined phrase index (segment embeddings); 0: off
     token_separator_id: int = 1998  # the tokenizer id that opens the next phrase (MiniLM's "and")
+    token_phrase_context: bool = False  # ... plus the mean of each token's phrase's rows (TokenEmbedding.phrase_context)
     frame_text_cross: bool = False  # cross-attention also returns the words it reads x the frame position
     #                                 (attention.FrameValueAttention): each object its own motion
     zero_init_attention: bool = False  # proj_out of each SpatialTransformer starts at zero (LDM's zero_module): an
@@ -81,8 +82,9 @@ class UNetConfig:
             raise ValueError(f"attention_levels needs one entry per level of block_channels {self.block_channels}")
         if self.frame_text_cross and self.spacetime_attention:
             raise ValueError("frame_text_cross needs per-frame attention rows; not with spacetime_attention")
-        if self.token_segments and not self.token_embedding:
-            raise ValueError("token_segments are part of the learned token embeddings: set token_embedding too")
+        if (self.token_segments or self.token_phrase_context) and not self.token_embedding:
+            raise ValueError("token_segments and token_phrase_context are part of the learned token embeddings: "
+                             "set token_embedding too")
 
     def level_heads(self, level: int) -> int:
         if self.head_dim is not None:
@@ -284,7 +286,7 @@ class UNet(nn.Module):
         self.frame_text_embedding = condition_embedding(config.text_dim + ch[0], temb_dim, config.frame_text_embedding)
         self.token_embedding = (TokenEmbedding(config.token_embedding, config.text_dim, config.token_embedding_rank,
                                                config.token_embedding_gain, config.token_segments,
-                                               config.token_separator_id)
+                                               config.token_separator_id, config.token_phrase_context)
                                 if config.token_embedding else None)
         self.frame_text_product = (FrameTextProduct(config.text_dim, temb_dim, attention_pooling=config.frame_text_attention,
                                                     heads=config.frame_text_heads)

@@ -16,6 +16,12 @@
    noise × σ, where sampling starts). Opposite words (left / right, up / down, growing /
    shrinking: the same time-averaged clip) are compared with words of another axis (left / up).
    ``sign_vs_axis`` ≈ 0 means the model tells the axis but not the direction apart.
+   **Binding test**: the same loss on two-object clips of the model's own training data, with the
+   true caption and with the two objects' motions (or shapes) exchanged: "a red box moving left
+   and a blue ball moving up" against "a red box moving up and a blue ball moving left". Both
+   captions name the same words; only which object each belongs to differs, so ``gap`` > 0 only
+   where the model binds a word to its object (clips whose two objects share the attribute are
+   left out).
 3. **Linear probe**: can a linear classifier read the motion (and colour, shape) from what the
    backbone receives, the text encoder's token states (mean over the prompt's tokens)? Trained
    on captions of one seed, tested on another's; near-chance accuracy would put the blame on
@@ -42,12 +48,13 @@ STRENGTHS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 DIAGNOSE_SEED = 4321  # real clips of the diagnostics (not the eval set's PROMPT_SEED)
 
 
-def training_clips(loaded, num: int, seed: int = DIAGNOSE_SEED):
+def training_clips(loaded, num: int, seed: int = DIAGNOSE_SEED, **overrides):
     """``num`` clips from the data the model was trained on (its config's moving-shapes arguments,
-    another seed) at its decoded size, and their records."""
+    another seed; ``overrides``: other MovingShapesConfig fields, e.g. ``two_object_prob=1.0``) at
+    its decoded size, and their records."""
     args = {k: v for k, v in loaded.config.get("data", {}).get("args", {}).items()
             if k not in ("frames", "height", "width", "seed", "length", "split")}
-    return real_set(loaded.pixel_shape(), num, seed, **args)
+    return real_set(loaded.pixel_shape(), num, seed, **(args | overrides))
 
 
 def real_set(shape_thw: tuple[int, int, int], num: int, seed: int = DIAGNOSE_SEED, split: str = "train", **args):
@@ -67,6 +74,19 @@ def swapped_caption(record: dict, index: int, seed: int = DIAGNOSE_SEED, split: 
 
     objects = [o | {"motion": OPPOSITE_MOTION[o["motion"]]} for o in record["objects"]]
     return write_caption(objects, record.get("vocabulary", "base"), caption_rng(seed, split, index))[0]
+
+
+def exchanged_caption(record: dict, index: int, attribute: str, seed: int = DIAGNOSE_SEED,
+                      split: str = "train") -> str | None:
+    """A two-object clip's caption with the objects' ``attribute`` ("motion", "shape", "color")
+    exchanged, written with the same template and synonyms; None for other clips and where the
+    two objects share it."""
+    from cinediff.data.shapes import caption_rng, exchanged_objects, write_caption
+
+    exchanged = exchanged_objects(record["objects"], attribute)
+    if exchanged is None:
+        return None
+    return write_caption(exchanged, record.get("vocabulary", "base"), caption_rng(seed, split, index))[0]
 
 
 def to_model_space(loaded, clips: torch.Tensor) -> torch.Tensor:
@@ -136,6 +156,22 @@ def motion_word_test(loaded, clips, records, num_sigmas: int = 8, device="cpu") 
     return [{"sigma": s, "loss_true": float(t), "loss_swapped": float(w), "gap": float(w - t),
              "relative_gap": float((w - t) / t) if t > 0 else float("nan")}
             for s, t, w in zip(sigmas, true, swapped)]
+
+
+def binding_test(loaded, clips, records, attribute: str = "motion", num_sigmas: int = 8, device="cpu") -> list[dict]:
+    """Per σ bin: loss of the two-object clips with the true captions and with the objects'
+    ``attribute`` exchanged (:func:`exchanged_caption`), the gap, and how many clips were used."""
+    exchanged = [exchanged_caption(r, i, attribute) for i, r in enumerate(records)]
+    used = [i for i, caption in enumerate(exchanged) if caption is not None]
+    if not used:
+        raise ValueError(f"binding test: no clip has two objects that differ in {attribute}")
+    x0 = to_model_space(loaded, clips[used].to(device))
+    sigmas = sigma_bins(loaded.denoiser, num_sigmas)
+    true, wrong = (caption_losses(loaded.denoiser, loaded.text_encoder, x0, captions, sigmas)
+                   for captions in ([records[i]["caption"] for i in used], [exchanged[i] for i in used]))
+    return [{"attribute": attribute, "sigma": s, "clips": len(used), "loss_true": float(t), "loss_exchanged": float(w),
+             "gap": float(w - t), "relative_gap": float((w - t) / t) if t > 0 else float("nan")}
+            for s, t, w in zip(sigmas, true, wrong)]
 
 
 # ---------------------------------------------------------------- 2b. how much the word could help
@@ -293,14 +329,19 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
     response = prompt_response(loaded, sigma_bins(loaded.denoiser, num_sigmas), min(num, 16), device=device) \
         if loaded.text_encoder is not None else []
     rows += [{"test": "prompt_response", **r} for r in response]
-    signal = {}
+    signal, binding = {}, {}
     if loaded.config.get("data", {}).get("dataset", "moving-shapes") == "moving-shapes":
         signal = motion_word_signal(*training_clips(loaded, signal_clips))
         rows.append({"test": "motion_word_signal", **signal})
+        if loaded.text_encoder is not None:
+            pairs = training_clips(loaded, num, two_object_prob=1.0)
+            binding = {a: binding_test(loaded, *pairs, a, num_sigmas, device) for a in ("motion", "shape")}
+            rows += [{"test": "binding", **r} for found in binding.values() for r in found]
     probe = linear_probe(loaded.text_encoder, probe_train, probe_test) if loaded.text_encoder is not None else {}
     if probe:
         rows.append({"test": "linear_probe", **probe})
     ratios = {"mean_relative_gap": fmean(r["relative_gap"] for r in word if math.isfinite(r["relative_gap"]))}
+    ratios |= {f"mean_relative_binding_gap_{a}": fmean(r["relative_gap"] for r in found) for a, found in binding.items()}
     ratios |= {f"probe_{k}": v for k, v in probe.items() if k.endswith("accuracy")}
     ratios |= {f"word_signal_{k}": v for k, v in signal.items()}
     if response:
@@ -310,6 +351,8 @@ def run(model: str | None = None, num: int = 32, strengths: tuple[float, ...] = 
                       "clip_seed": DIAGNOSE_SEED, "device": device},
             "notes": ["partial_noising: s = 1 is generation from pure noise; accuracies of real clips are ~1",
                       "motion_word: gap = loss(swapped motion words) - loss(true caption); > 0: the model uses the word",
+                      "binding: two-object clips of the model's training data; gap = loss(the objects' motions or "
+                      "shapes exchanged) - loss(true caption); > 0: the model binds the word to its object",
                       "prompt_response: RMS of D(sigma * noise) between prompts differing only in the motion word; "
                       "sign_vs_axis = opposite-word pairs / left-vs-up (~0: the direction is not used)",
                       "linear_probe: token states averaged over the prompt; train seed 11, test seed 12, one object; "

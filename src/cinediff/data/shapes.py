@@ -52,6 +52,8 @@ class MovingShapesConfig:
     track: TrackConfig | dict = field(default_factory=TrackConfig)  # sizes, travel, growth (or a dict of overrides)
     captions: str = "base"  # caption vocabulary: "base" templates and synonyms | "wide" (more words, sentence forms)
     #                         | "rich" (wide + ten words per colour)
+    exchanged_captions: str = ""  # "motion" | "shape" | "color": records also carry "exchanged_caption", the caption
+    #                               with the two objects' attribute exchanged (None where not two that differ)
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -59,6 +61,8 @@ class MovingShapesConfig:
         if self.background not in (*BACKGROUNDS, "random"):
             raise ValueError(f"background must be one of {(*BACKGROUNDS, 'random')}, got {self.background!r}")
         captions.object_templates(self.captions)  # checks the vocabulary's name
+        if self.exchanged_captions not in ("", *EXCHANGEABLE):
+            raise ValueError(f"exchanged_captions must be one of {('', *EXCHANGEABLE)}, got {self.exchanged_captions!r}")
         self.held_out = [normalize_combo(c) for c in self.held_out]
         self.track = as_track_config(self.track, TrackConfig(), self.height, self.width)
 
@@ -113,6 +117,18 @@ def write_caption(objects: list[dict], vocabulary: str, rng: np.random.Generator
     return captions.caption_objects(objects, template, rng, vocabulary), template
 
 
+EXCHANGEABLE = ("motion", "shape", "color")
+
+
+def exchanged_objects(objects: list[dict], attribute: str) -> list[dict] | None:
+    """Two objects with their ``attribute`` exchanged (a caption of the same words bound the other
+    way); None unless there are two objects that differ in it."""
+    if len(objects) != 2 or objects[0][attribute] == objects[1][attribute]:
+        return None
+    first, second = objects
+    return [first | {attribute: second[attribute]}, second | {attribute: first[attribute]}]
+
+
 def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
     """The JSON-serialisable record of clip ``index``: objects, background, caption."""
     rng = item_rng(cfg.seed, index, f"moving-shapes/{cfg.split}")
@@ -121,7 +137,7 @@ def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
     tracks = place_tracks(rng, [obj["motion"] for obj in identities], cfg.track, cfg.frames)
     objects = [obj | {"rgb": list(COLORS[obj["color"]])} | tr for obj, tr in zip(identities, tracks)]
     caption, template = write_caption(objects, cfg.captions, caption_rng(cfg.seed, cfg.split, index))  # never moves pixels
-    return {
+    record = {
         "dataset": "moving-shapes",
         "objects": objects,
         "background": background,
@@ -131,6 +147,11 @@ def describe_clip(cfg: MovingShapesConfig, index: int) -> dict:
         "vocabulary": cfg.captions,
         "heldout": any(is_held_out(o, cfg.held_out) for o in objects),
     }
+    if cfg.exchanged_captions:  # same template and synonyms: the caption's own stream, drawn again
+        exchanged = exchanged_objects(objects, cfg.exchanged_captions)
+        record["exchanged_caption"] = None if exchanged is None else \
+            write_caption(exchanged, cfg.captions, caption_rng(cfg.seed, cfg.split, index))[0]
+    return record
 
 
 # ---------------------------------------------------------------- pixels

@@ -76,7 +76,8 @@ _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "tr
 
 # (lowest, highest) allowed value of numeric fields; None: unbounded on that side.
 RANGES: dict[str, tuple[float | None, float | None]] = {
-    "model.cond_dropout": (0, 1), "model.temporal_loss_weight": (0, None), "data.batch_size": (1, None), "data.num_workers": (0, None),
+    "model.cond_dropout": (0, 1), "model.temporal_loss_weight": (0, None), "model.binding_loss_weight": (0, None),
+    "model.binding_margin": (0, None), "model.binding_min_sigma": (0, None), "data.batch_size": (1, None), "data.num_workers": (0, None),
     "data.image_batch_fraction": (0, 1), "optim.lr": (0, None), "optim.weight_decay": (0, None),
     "optim.warmup_steps": (0, None), "optim.min_lr_ratio": (0, 1), "optim.grad_clip": (0, None),
     "optim.grad_accum": (1, None), "train.steps": (0, None), "train.max_minutes": (0, None),
