@@ -16,8 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from cinediff.bench.diagnose import binding_test, motion_word_test, training_clips
 from cinediff.models.loading import load_model
 from cinediff.runtime import prepare_cpu_math
@@ -38,7 +36,6 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args()
     prepare_cpu_math("cpu")
-    torch.manual_seed(0)
     results = {}
     for model in args.models:
         results[model] = measure(model, args.num)

@@ -178,15 +178,19 @@ class TokenEmbedding(nn.Module):
         if self.context is not None:
             nn.init.zeros_(self.context.weight)
 
-    def segment_ids(self, ids: torch.Tensor) -> torch.Tensor:
+    def phrase_index(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, L) token ids → (B, L) phrase index: the separators before each token (the separator
-        opens the next phrase), at most ``segments - 1``."""
-        return (ids == self.separator_id).long().cumsum(1).clamp(max=self.segments.num_embeddings - 1)
+        opens the next phrase)."""
+        return (ids == self.separator_id).long().cumsum(1)
+
+    def segment_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) token ids → (B, L) :meth:`phrase_index`, at most ``segments - 1``."""
+        return self.phrase_index(ids).clamp(max=self.segments.num_embeddings - 1)
 
     def phrase_means(self, rows: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """rows (B, L, R) of ids (B, L) → (B, L, R): at each token, the mean of the rows of the
-        non-padding tokens in its phrase (phrases as in :meth:`segment_ids`, without a cap)."""
-        phrase = (ids == self.separator_id).long().cumsum(1)  # (B, L)
+        non-padding tokens in its phrase (:meth:`phrase_index`)."""
+        phrase = self.phrase_index(ids)  # (B, L)
         member = nn.functional.one_hot(phrase, ids.shape[1]).to(rows.dtype)  # (B, L, P)
         member = member * (ids != self.pad_id)[..., None].to(rows.dtype)
         sums = member.transpose(1, 2) @ rows  # (B, P, R)

@@ -146,16 +146,22 @@ def caption_losses(denoiser, text_encoder, x0: torch.Tensor, captions: list[str]
     return losses / len(x0)
 
 
+def caption_gaps(loaded, x0: torch.Tensor, true: list[str], other: list[str], num_sigmas: int,
+                 name: str) -> list[dict]:
+    """Per σ bin: loss with the ``true`` captions, with the ``other`` ones (key ``loss_<name>``), the
+    gap other − true and the gap relative to the true loss; same clips, same noise."""
+    sigmas = sigma_bins(loaded.denoiser, num_sigmas)
+    losses = (caption_losses(loaded.denoiser, loaded.text_encoder, x0, captions, sigmas) for captions in (true, other))
+    return [{"sigma": s, "loss_true": float(t), f"loss_{name}": float(w), "gap": float(w - t),
+             "relative_gap": float((w - t) / t) if t > 0 else float("nan")}
+            for s, t, w in zip(sigmas, *losses)]
+
+
 def motion_word_test(loaded, clips, records, num_sigmas: int = 8, device="cpu") -> list[dict]:
     """Per σ bin: loss with the true captions, with the motion words swapped, and the gap."""
     x0 = to_model_space(loaded, clips.to(device))
-    sigmas = sigma_bins(loaded.denoiser, num_sigmas)
-    swapped_captions = [swapped_caption(r, i) for i, r in enumerate(records)]
-    true, swapped = (caption_losses(loaded.denoiser, loaded.text_encoder, x0, captions, sigmas)
-                     for captions in ([r["caption"] for r in records], swapped_captions))
-    return [{"sigma": s, "loss_true": float(t), "loss_swapped": float(w), "gap": float(w - t),
-             "relative_gap": float((w - t) / t) if t > 0 else float("nan")}
-            for s, t, w in zip(sigmas, true, swapped)]
+    return caption_gaps(loaded, x0, [r["caption"] for r in records],
+                        [swapped_caption(r, i) for i, r in enumerate(records)], num_sigmas, "swapped")
 
 
 def binding_test(loaded, clips, records, attribute: str = "motion", num_sigmas: int = 8, device="cpu") -> list[dict]:
@@ -166,12 +172,9 @@ def binding_test(loaded, clips, records, attribute: str = "motion", num_sigmas: 
     if not used:
         raise ValueError(f"binding test: no clip has two objects that differ in {attribute}")
     x0 = to_model_space(loaded, clips[used].to(device))
-    sigmas = sigma_bins(loaded.denoiser, num_sigmas)
-    true, wrong = (caption_losses(loaded.denoiser, loaded.text_encoder, x0, captions, sigmas)
-                   for captions in ([records[i]["caption"] for i in used], [exchanged[i] for i in used]))
-    return [{"attribute": attribute, "sigma": s, "clips": len(used), "loss_true": float(t), "loss_exchanged": float(w),
-             "gap": float(w - t), "relative_gap": float((w - t) / t) if t > 0 else float("nan")}
-            for s, t, w in zip(sigmas, true, wrong)]
+    rows = caption_gaps(loaded, x0, [records[i]["caption"] for i in used], [exchanged[i] for i in used], num_sigmas,
+                        "exchanged")
+    return [{"attribute": attribute, "clips": len(used)} | row for row in rows]
 
 
 # ---------------------------------------------------------------- 2b. how much the word could help

@@ -117,9 +117,14 @@ class Precond(nn.Module):
     ) -> torch.Tensor:
         """Draw σ from the training distribution and noise from ``prior``; per-sample loss ``(B,)``
         (``temporal_weight``: see :meth:`loss`)."""
-        noise = prior(x0.shape, generators, device=x0.device)
-        sigma = self.sample_training_sigma(x0.shape[0], generators).to(x0.device)
+        sigma, noise = self.training_draws(x0, prior, generators)
         return self.loss(x0, sigma, noise, temporal_weight, **cond)
+
+    def training_draws(self, x0: torch.Tensor, prior: NoisePrior,
+                       generators: Sequence[torch.Generator] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The random draws of :meth:`training_loss`: σ ``(B,)`` and noise shaped like ``x0`` (noise first)."""
+        noise = prior(x0.shape, generators, device=x0.device)
+        return self.sample_training_sigma(x0.shape[0], generators).to(x0.device), noise
 
 
 def per_sample_uniform(n: int, generators: Sequence[torch.Generator] | None) -> torch.Tensor:

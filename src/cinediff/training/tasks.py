@@ -96,8 +96,7 @@ class DiffusionTask(nn.Module):
             cond["cond_frames"] = cond_frames
         if not self.binding_loss_weight:
             return self.denoiser.training_loss(x0, self.prior, generators, self.temporal_loss_weight, **cond), {}
-        noise = self.prior(x0.shape, generators, device=x0.device)  # training_loss's draws, in its order
-        sigma = self.denoiser.sample_training_sigma(x0.shape[0], generators).to(x0.device)
+        sigma, noise = self.denoiser.training_draws(x0, self.prior, generators)
         loss = self.denoiser.loss(x0, sigma, noise, self.temporal_loss_weight, **cond)
         penalty, gap = self.binding_penalty(batch, captions, x0, sigma, noise, cond, loss)
         return loss + self.binding_loss_weight * penalty, ({"binding_gap": gap} if gap is not None else {})
