@@ -54,6 +54,26 @@ def test_a_string_is_one_prompt_and_seeds_do_not_depend_on_the_batch(pipe):
     assert drawn[0] == drawn[1]  # a seeded generator gives the same seeds
 
 
+def test_layers_draws_each_phrase_alone_and_composites(pipe, model_dir):
+    """``layers=True``: a two-phrase prompt is the composite of its phrases drawn with their seeds
+    (models.composition); the setting is reported; a one-phrase prompt comes out as without it."""
+    from cinediff.io.video import to_uint8_frames
+    from cinediff.models.composition import LAYER_SEED_KEY, composite
+    from cinediff.models.generate import generate
+    from cinediff.runtime import derive_seeds
+
+    two = PROMPT + " and a blue square growing"
+    out = pipe(two, num_inference_steps=2, seed=4, layers=True)
+    assert out.settings["generation"]["layers"] is True
+    assert pipe(two, num_inference_steps=2, seed=4).settings["generation"]["layers"] is False  # the model's
+    config = pipe.model.generation_config({"steps": 2})
+    phrases = [generate(pipe.model, [p], [s], config) for p, s in
+               [(PROMPT, 4), ("a blue square growing", derive_seeds([4], LAYER_SEED_KEY, 1)[0])]]
+    np.testing.assert_array_equal(out.frames[0], to_uint8_frames(composite(torch.cat(phrases))))
+    np.testing.assert_array_equal(pipe(PROMPT, num_inference_steps=2, seed=4, layers=True).frames[0],
+                                  pipe(PROMPT, num_inference_steps=2, seed=4).frames[0])
+
+
 def test_unseen_colour_names_are_read_as_the_models_colour_words(pipe):
     """"ivory" is no word of the model's captions: it is read as "white" (the same video bit for bit),
     unless ``color_names=False`` passes it to the text encoder as it is."""
@@ -343,6 +363,26 @@ def test_export_writes_a_model_card_with_the_training_and_the_judge(model_dir, t
     card = (export_model(run, tmp_path / "again") / "README.md").read_text()
     assert "At step 2 (24 prompts)" in card and "| 0.75 | 0.50 | 0.25 | 1.00 | 0.12 | 0.50 |" in card
     assert 'cinediff.load("again")' in card
+
+
+def test_export_takes_generation_defaults_and_refuses_bad_ones_in_one_line(model_dir, tmp_path):
+    """``cinediff export --generation k=v``: the exported model samples with them (config.json's
+    ``generation``); an unknown key or a bad value is one line and writes nothing."""
+    import subprocess
+    import sys
+
+    from cinediff.training.export import parse_generation
+
+    run = model_dir.parent / "run"
+    out = export_model(run, tmp_path / "layered", parse_generation(["layers=true", "sampler=dpmpp_2m"]))
+    config = load_model(out).generation_config()
+    assert config.layers and config.sampler == "dpmpp_2m" and config.steps == 24
+    for bad, message in [("layer=true", "unknown generation setting 'layer'"), ("layers=yes", "layers must be a bool"),
+                         ("sampler=foo", "sampler must be one of")]:
+        proc = subprocess.run([sys.executable, "-m", "cinediff.cli.main", "export", str(run), "-o",
+                               str(tmp_path / "bad"), "--generation", bad], capture_output=True, text=True)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "bad").exists()
 
 
 def test_export_format_diffusers_from_a_unet_run(tmp_path):

@@ -118,17 +118,22 @@ def test_generate_suite_counts_network_evaluations_per_sampler():
     """Heun: two evaluations per step but the last (EDM Algorithm 1); Euler, DPM-Solver++(2M), DDIM: one."""
     result = run_suite("generate", None, quick=True, samplers=("heun", "euler", "dpmpp_2m", "ddim"))
     nfe = {(r["sampler"], r["batch"]): r["nfe"] for r in result["rows"]}
-    assert nfe == {("heun", 1): 3, ("euler", 1): 2, ("dpmpp_2m", 1): 2, ("ddim", 1): 2, ("heun", 2): 3}
-    assert set(result["ratios"]) == {"euler_vs_heun_s_per_video", "dpmpp_2m_vs_heun_s_per_video",
-                                     "ddim_vs_heun_s_per_video", "batch_2_throughput_gain"}
+    # the shipped default samples with DPM-Solver++(2M): the batch row and the ratios use it
+    assert nfe == {("heun", 1): 3, ("euler", 1): 2, ("dpmpp_2m", 1): 2, ("ddim", 1): 2, ("dpmpp_2m", 2): 2}
+    assert set(result["ratios"]) == {"heun_vs_dpmpp_2m_s_per_video", "euler_vs_dpmpp_2m_s_per_video",
+                                     "ddim_vs_dpmpp_2m_s_per_video", "batch_2_throughput_gain"}
 
 
 def test_generate_suite_times_another_model_side_by_side():
-    """``against``: one row per model at its own default sampler, and new / old seconds per video."""
+    """``against``: one row per model and prompt (one object, two) at its own generation defaults,
+    and new / old seconds per video."""
     result = run_suite("generate", None, quick=True, samplers=("heun",), against="default")
-    first, second = result["comparison"]
-    assert second["model"] == "default" and second["shape"] == first["shape"]
+    first, second, two_first, two_second = result["comparison"]
+    assert second["model"] == "default" and second["shape"] == first["shape"] and second["layers"]
+    assert " and " in two_first["prompt"] and " and " not in first["prompt"]
     assert result["ratios"]["s_per_video_vs_against"] == pytest.approx(first["s_per_video"] / second["s_per_video"])
+    assert result["ratios"]["two_objects_s_per_video_vs_against"] == pytest.approx(
+        two_first["s_per_video"] / two_second["s_per_video"])
     assert result["input"]["against"] == "default"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 
@@ -87,6 +88,11 @@ def sample_generators(seeds: int | Sequence[int], batch_size: int | None = None)
             raise ValueError("batch_size is required when a single base seed is given")
         seeds = [seeds + i for i in range(batch_size)]
     return [torch.Generator("cpu").manual_seed(check_seed(s)) for s in seeds]
+
+
+def derive_seeds(seeds: Sequence[int], *keys: int) -> list[int]:
+    """Per-sample seeds of a sub-step (stage, window, layer) of each sample: a function of ``(seed, *keys)`` only."""
+    return [int(np.random.SeedSequence([int(seed), *keys]).generate_state(1)[0]) for seed in seeds]
 
 
 MAX_SEED = 2**64 - 1  # torch generators take 64-bit seeds

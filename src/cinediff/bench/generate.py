@@ -7,9 +7,11 @@ one call) and wall seconds per video at batch 1 — then the default sampler at 
 per video; > 1× when batching uses the machine better). Text encoding, sampling and decoding are
 all timed, as the command runs them.
 
-``against`` (another exported model, e.g. the previous default): its own default sampler and
-steps at batch 1, timed in the same process alternately with the model's, giving
-``s_per_video_vs_against`` (what a user of ``cinediff generate`` waits, new / old).
+``against`` (another exported model, e.g. the previous default): each model's own generation
+defaults (sampler, steps, layered composition) at batch 1, as ``cinediff generate`` runs them, timed
+in the same process alternately, for a one-object prompt and a two-object one (which a model with
+``layers`` draws as two videos): ``s_per_video_vs_against`` and ``two_objects_s_per_video_vs_against``
+(what a user waits, new / old).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 from cinediff.bench.timing import time_call
 
 PROMPT = "a red circle moving left"
+TWO_OBJECTS = "a red circle moving left and a blue square growing"
 
 
 class CountingDenoiser(torch.nn.Module):
@@ -46,6 +49,7 @@ def run(quick: bool = False, model: str | None = None, steps: int | None = None,
         samplers: tuple[str, ...] = ("heun", "euler", "dpmpp_2m", "ddim"), repeats: int = 3,
         device: str | None = None, against: str | None = None) -> dict:
     from cinediff.models.loading import load_model
+    from cinediff.models.generate import generate as generate_as_configured
     from cinediff.models.generate import generate_videos
     from cinediff.runtime import default_device, prepare_cpu_math
 
@@ -61,10 +65,8 @@ def run(quick: bool = False, model: str | None = None, steps: int | None = None,
         return generate_videos(counting, loaded.text_encoder, [PROMPT] * n, loaded.shape, list(range(n)), config,
                                device, disable_progress=True, autoencoder=loaded.decoder)
 
-    def default_video(model_loaded):
-        return lambda: generate_videos(model_loaded.denoiser, model_loaded.text_encoder, [PROMPT], model_loaded.shape,
-                                       [0], model_loaded.generation_config(), device, disable_progress=True,
-                                       autoencoder=model_loaded.decoder)
+    def default_video(model_loaded, prompt):
+        return lambda: generate_as_configured(model_loaded, [prompt], [0], device=device)
 
     rows = []
     for sampler, n in [*((sampler, 1) for sampler in samplers), (base.sampler, batch)]:
@@ -83,27 +85,30 @@ def run(quick: bool = False, model: str | None = None, steps: int | None = None,
               "input": {"model": str(model or "default"), "shape": list(loaded.shape), "prompt": PROMPT,
                         "guidance": base.guidance, "device": device}}
     if against is not None:
-        result = with_comparison(result, default_video(loaded), load_model(against, device), default_video, repeats,
-                                 device, str(model or "default"), against)
+        result = with_comparison(result, loaded, load_model(against, device), default_video, repeats, device,
+                                 str(model or "default"), against)
     return result
 
 
 def with_comparison(result: dict, ours, other, default_video, repeats: int, device: str, name: str,
                     other_name: str) -> dict:
-    """``result`` plus one row per model at its default sampler and steps (batch 1), timed
-    alternately (``repeats`` rounds, median each), and their ratio ``s_per_video_vs_against``."""
-    theirs = default_video(other)
-    theirs()  # warm-up
-    times = {"ours": [], "theirs": []}
-    for _ in range(repeats):
-        times["ours"].append(time_call(ours, torch.device(device), warmup=0, repeats=1))
-        times["theirs"].append(time_call(theirs, torch.device(device), warmup=0, repeats=1))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    cfg = other.generation_config()
-    result["comparison"] = [
-        {"model": name, "shape": result["input"]["shape"], "s_per_video": med["ours"]},
-        {"model": other_name, "shape": list(other.shape), "sampler": cfg.sampler, "steps": cfg.steps,
-         "s_per_video": med["theirs"]}]
-    result["ratios"]["s_per_video_vs_against"] = med["ours"] / med["theirs"]
+    """``result`` plus, per prompt (one object, two objects), one row per model at its own
+    generation defaults (batch 1), timed alternately (``repeats`` rounds, median each), and their
+    ratios ``s_per_video_vs_against`` / ``two_objects_s_per_video_vs_against``."""
+    result["comparison"] = []
+    for prompt, key in ((PROMPT, "s_per_video_vs_against"), (TWO_OBJECTS, "two_objects_s_per_video_vs_against")):
+        calls = {"ours": default_video(ours, prompt), "theirs": default_video(other, prompt)}
+        calls["ours"](), calls["theirs"]()  # warm-up
+        times = {"ours": [], "theirs": []}
+        for _ in range(repeats):
+            for who, call in calls.items():
+                times[who].append(time_call(call, torch.device(device), warmup=0, repeats=1))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        for model_name, loaded, seconds in ((name, ours, med["ours"]), (other_name, other, med["theirs"])):
+            cfg = loaded.generation_config()
+            result["comparison"].append({"model": model_name, "prompt": prompt, "shape": list(loaded.shape),
+                                         "sampler": cfg.sampler, "steps": cfg.steps, "layers": cfg.layers,
+                                         "s_per_video": seconds})
+        result["ratios"][key] = med["ours"] / med["theirs"]
     result["input"]["against"] = other_name
     return result

@@ -84,6 +84,10 @@ def prompts_to_generate(prompt: str | None, prompts_file: str | None) -> list[st
         raise typer.BadParameter(str(err), param_hint="PROMPT") from err
 
 
+LAYERS_HELP = ('Draw each " and "-joined object phrase as a video of its own and composite them '
+               "(default: the model's setting; the shipped default: on).")
+
+
 @app.command()
 def generate(
     prompt: str = typer.Argument(None, help='What to show, e.g. "a red circle moving left".'),
@@ -107,6 +111,7 @@ def generate(
     device: str = typer.Option(None, "--device", help="cpu | cuda (default: CUDA when available)."),
     literal: bool = typer.Option(False, "--literal", help="Pass colour names the model was not trained on as "
                                  "they are (default: read as its nearest colour word, e.g. crimson → red)."),
+    layers: bool = typer.Option(None, "--layers/--no-layers", help=LAYERS_HELP),
 ) -> None:
     """Generate videos from a text prompt, offline, with the default or a given model (or pipeline)."""
     import cinediff
@@ -130,7 +135,8 @@ def generate(
     pipe = cinediff.load(model or "default", device=dev)
     result = pipe(prompts, negative_prompt=negative or None, num_inference_steps=steps, guidance_scale=guidance,
                   seed=seed, num_videos_per_prompt=num, sampler=sampler, noise_prior=noise_prior,
-                  noise_alpha=noise_alpha, init=init, strength=strength, color_names=False if literal else None)
+                  noise_alpha=noise_alpha, init=init, strength=strength, color_names=False if literal else None,
+                  layers=layers)
     rate = fps or pipe.fps
     settings = result.settings
     step = ({name: stage.config.get("step") for name, stage in pipe.model.models.items()} if pipe.is_multistage
@@ -234,15 +240,21 @@ def export(
     out: str = typer.Option(..., "-o", "--out", help="Folder to write model.safetensors + config.json into."),
     format_: str = typer.Option("cinediff", "--format", help="cinediff (for cinediff generate/load) | diffusers "
                                 "(a U-Net's image model as a diffusers UNet2DConditionModel folder)."),
+    generation: list[str] = typer.Option([], "--generation", help="A generation default of the exported model, "
+                                         "e.g. --generation sampler=dpmpp_2m --generation layers=true (repeatable)."),
 ) -> None:
     """Export a trained model (EMA weights) for `cinediff generate --model`; an autoencoder run
     becomes a saved autoencoder (latent scaling factor estimated on its training data)."""
-    from cinediff.training.export import export_model
+    from cinediff.training.export import export_model, parse_generation
     from cinediff.training.export import export_diffusers_unet
 
     if format_ not in ("cinediff", "diffusers"):
         raise typer.BadParameter(f"must be cinediff or diffusers, got {format_!r}", param_hint="--format")
-    exported = export_model(run, out) if format_ == "cinediff" else export_diffusers_unet(run, out)
+    try:
+        defaults = parse_generation(generation)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--generation") from err
+    exported = export_model(run, out, defaults) if format_ == "cinediff" else export_diffusers_unet(run, out)
     typer.echo(f"exported to {exported}")
 
 
@@ -278,6 +290,7 @@ def evaluate(
     clip: str = typer.Option(None, "--clip", help="Local CLIP directory (transformers save_pretrained): adds CLIPSIM."),
     literal: bool = typer.Option(False, "--literal", help="Pass colour names the model was not trained on as they "
                                  "are (default: read as its nearest colour word)."),
+    layers: bool = typer.Option(None, "--layers/--no-layers", help=LAYERS_HELP),
 ) -> None:
     """Generate for a prompt set, score alignment (judge), temporal consistency and flicker; write a report.
 
@@ -291,6 +304,7 @@ def evaluate(
     if model and is_autoencoder(model):
         return evaluate_autoencoder(model, num, Path(out))
     generation = ({"steps": steps} if steps else {}) | ({"color_names": False} if literal else {})
+    generation |= {"layers": layers} if layers is not None else {}
     metrics = run_evaluation(model, read_prompts(prompts, num), Path(out), seed, generation=generation,
                              device=str(default_device()), real_split=reference_split(prompts),
                              classifier=classifier, i3d=i3d, clip=clip)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from cinediff.data.attributes import COLORS
 from cinediff.data.captions import parse_caption
+from cinediff.models.composition import border_background
 
 ATTRIBUTES = ("color", "shape", "motion", "count")
 FOREGROUND = 40.0  # distance to the background (0..255 RGB, after 3x3 smoothing) of object pixels
@@ -61,8 +62,7 @@ def to_rgb(video: torch.Tensor) -> torch.Tensor:
 
 def estimate_background(rgb: torch.Tensor) -> torch.Tensor:
     """Per-channel median of the border pixels of all frames of ``rgb`` (T, 3, H, W) -> (3,)."""
-    border = torch.cat([rgb[..., 0, :], rgb[..., -1, :], rgb[..., :, 0], rgb[..., :, -1]], dim=-1)  # (T, 3, P)
-    return border.permute(1, 0, 2).reshape(3, -1).median(dim=1).values
+    return border_background(rgb.transpose(0, 1))
 
 
 def smooth(rgb: torch.Tensor) -> torch.Tensor:

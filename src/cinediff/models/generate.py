@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from cinediff.models.composition import generate_layered
 from cinediff.noise import noise_prior
 from cinediff.runtime import sample_generators
 from cinediff.samplers import (
@@ -53,6 +54,7 @@ class GenerationConfig:
     fps: float = 8.0  # frame-rate conditioning (models that use it)
     strength: float = 1.0  # with an init: SDEdit start, the last int(steps·strength) steps run (1: pure noise)
     color_names: bool = True  # loaded models: read colour names never trained on as the nearest trained one
+    layers: bool = False  # loaded models: draw each " and "-joined object phrase alone, composited (models.composition)
 
 
 @torch.no_grad()
@@ -128,10 +130,23 @@ def generate(loaded, prompts: Sequence[str], seeds: Sequence[int], config: Gener
     its shape (unless ``shape``), its generation config (its noise prior, fps, ...) unless ``config``,
     and — with ``decode`` — its decoder, so samples come back as pixels. ``inputs``: ``init``,
     ``cond_frames``, ``clamp``, ``batch_invariant``, ``callback``, ``disable_progress``,
-    ``autoencoder`` (instead of the model's)."""
+    ``autoencoder`` (instead of the model's).
+
+    With ``config.layers`` a prompt of several " and "-joined phrases is drawn one phrase at a time
+    and composited (:mod:`cinediff.models.composition`; videos from noise and text only: not images,
+    not with ``init``, ``cond_frames`` or unclamped or undecoded latents); ``callback`` then sees the
+    phrases' batch."""
     if decode and "autoencoder" not in inputs:
         inputs["autoencoder"] = loaded.decoder
     inputs.setdefault("disable_progress", True)
     config = config or loaded.generation_config()
-    return generate_videos(loaded.denoiser, loaded.text_encoder, loaded.read_prompts(prompts, config),
-                           tuple(shape or loaded.shape), seeds, config, device, **inputs)
+    prompts = loaded.read_prompts(prompts, config)
+    from_noise = inputs.get("init") is None or config.strength >= 1  # (strength 1 ignores the init)
+    shape = tuple(shape or loaded.shape)
+    pixels = (inputs.get("autoencoder") is not None or loaded.decoder is None) and inputs.get("clamp", True)
+    video_from_text = len(shape) == 4 and loaded.text_encoder is not None and inputs.get("cond_frames") is None
+    if config.layers and from_noise and pixels and video_from_text:
+        inputs.pop("init", None)
+        return generate_layered(lambda p, s: generate_videos(loaded.denoiser, loaded.text_encoder, p, shape, s,
+                                                             config, device, **inputs), prompts, seeds)
+    return generate_videos(loaded.denoiser, loaded.text_encoder, prompts, shape, seeds, config, device, **inputs)

@@ -150,7 +150,7 @@ class TextToVideoPipeline:
                  num_videos_per_prompt: int = 1, output_type: str = "np", init=None, strength: float | None = None,
                  callback_on_step_end: Callable | None = None, sampler: str | None = None,
                  noise_prior: str | None = None, noise_alpha: float | None = None,
-                 color_names: bool | None = None) -> VideoPipelineOutput:
+                 color_names: bool | None = None, layers: bool | None = None) -> VideoPipelineOutput:
         """Videos for ``prompt`` (each prompt ``num_videos_per_prompt`` times, in order).
 
         ``seed``: an int (video i gets seed + i) or one per video; else drawn from ``generator``.
@@ -159,7 +159,8 @@ class TextToVideoPipeline:
         models encode it themselves. ``callback_on_step_end(pipe, step, sigma, {"latents", "denoised"})``
         is called after every sampler step (its return value is ignored). ``color_names``: read colour
         names the model was not trained on as its nearest colour word (default: on; ``settings["read_as"]``
-        holds the prompts as read).
+        holds the prompts as read). ``layers``: draw each " and "-joined object phrase as a video of its
+        own and composite them (``models.composition``; default: the model's setting).
         """
         from cinediff.runtime import autocast, bf16_is_fast
 
@@ -171,7 +172,7 @@ class TextToVideoPipeline:
         seeds = sample_seeds(len(prompts), seed, generator)
         overrides = {"steps": num_inference_steps, "guidance": guidance_scale, "negative_prompt": negative_prompt,
                      "sampler": sampler, "noise_prior": noise_prior, "noise_alpha": noise_alpha,
-                     "color_names": color_names}
+                     "color_names": color_names, "layers": layers}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         with autocast(self.device, enabled=bf16_is_fast(self.device)):
             if self.is_multistage:

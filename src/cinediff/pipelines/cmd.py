@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import torch
 
 from cinediff.models.loading import LoadedModel
-from cinediff.pipelines.stages import Method, derive_seeds, run_stage, target_args
+from cinediff.runtime import derive_seeds
+from cinediff.pipelines.stages import Method, run_stage, target_args
 from cinediff.models.generate import GenerationConfig
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from cinediff.models.loading import LoadedModel
 from cinediff.models.generate import GenerationConfig, generate
 from cinediff.pipelines.windows import blend_windows, window_starts
+from cinediff.runtime import derive_seeds
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,6 @@ class Method:
     config: type  # the method's dataclass config (fields of ``pipeline.json``'s ``config``)
     run: Callable  # run(models, prompts, seeds, config, device, **generation_overrides) -> outputs with .video
     fps_stage: str  # whose frame rate the final video has
-
-
-def derive_seeds(seeds: Sequence[int], *keys: int) -> list[int]:
-    """Per-sample seeds of a sub-step (stage, window) of each sample: a function of ``(seed, *keys)`` only."""
-    return [int(np.random.SeedSequence([int(seed), *keys]).generate_state(1)[0]) for seed in seeds]
 
 
 def target_args(model: LoadedModel, target: str) -> dict:

@@ -4,18 +4,20 @@ checkpoints directly (``load_any_autoencoder``, ``untrained_model`` for benchmar
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
 from cinediff.autoencoders import Autoencoder, build_autoencoder, load_autoencoder, resolve_autoencoder_dir
+from cinediff.models.generate import GenerationConfig, generation_problems
 from cinediff.models.build import build_denoiser, build_text_encoder, load_target_latent
 from cinediff.models.loading import DENOISER_PREFIX, LoadedModel, read_json_config, to_device, load_model
 from cinediff.models.model_card import write_model_card
 from cinediff.models.targets import make_target
 from cinediff.text.encoders import is_default_encoder
 from cinediff.training.checkpoint import load_checkpoint, resolve_checkpoint
-from cinediff.training.config import RunConfig, config_from_dict, config_to_dict
+from cinediff.training.config import RunConfig, apply_overrides, config_from_dict, config_to_dict
 from cinediff.weights import CheckpointError, atomic_write_json, save_tensors
 
 
@@ -92,6 +94,26 @@ def untrained_model(run: RunConfig, device: torch.device | str = "cpu", text_enc
         text_encoder.to(device)
     config = {"model": config_to_dict(run)["model"], "shape": shape, "fps": fps, "generation": {}}
     return LoadedModel(denoiser, text_encoder, tuple(shape), fps, config, *to_device(device, autoencoder, latent))
+
+
+def parse_generation(items: list[str]) -> dict:
+    """``["sampler=dpmpp_2m", "layers=true"]`` → generation defaults of an exported model (TOML values),
+    each a field of ``GenerationConfig`` that passes :func:`generation_problems`."""
+    defaults = {f.name: f.default for f in dataclasses.fields(GenerationConfig) if f.name != "fps"}  # fps: the model's
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"expects key=value, got {item!r}")
+    out = apply_overrides({}, items)
+    for key, value in out.items():
+        if key not in defaults:
+            raise ValueError(f"unknown generation setting {key!r}; one of {sorted(defaults)}")
+        kind = type(defaults[key])
+        if defaults[key] is not None and not (isinstance(value, kind) or kind is float and type(value) is int):
+            raise ValueError(f"{key} must be a {kind.__name__}, got {value!r}")
+    known = {k: out.get(k) for k in ("steps", "sampler", "noise_prior", "noise_alpha", "strength")}
+    for field, problem in generation_problems(**known).items():
+        raise ValueError(f"{field} {problem}")
+    return out
 
 
 def export_model(source: str | Path, out_dir: str | Path, generation: dict | None = None) -> Path:
