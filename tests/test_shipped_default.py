@@ -3,10 +3,10 @@
 prompt asks for: the judge's accuracies on prompts it was trained on and on held-out combinations,
 at its own sampler settings.
 
-12 prompts per set (two per motion, seeds 0..11, ~1 min a set); the bars sit ~0.2 (a standard
-error at 12 prompts is ~0.14) under the 64-prompt figures of the model card (colour 0.95 / 0.97,
-shape 0.81 / 0.83, motion 0.78 / 0.78 on builtin / builtin-heldout), and well above the FIT
-default's shape and motion (0.21) and the stage-1 model's motion (0.47), so a broken or regressed
+12 prompts per set (two per motion, seeds 0..11, ~1 min a set), one video each; the bars sit ~0.2
+(a standard error at 12 prompts is ~0.14) under the 64-prompt figures of the model card drawn one
+video per prompt (colour 0.95 / 0.97, shape 0.81 / 0.83, motion 0.78 / 0.78 on builtin /
+builtin-heldout), and well above the FIT default's shape and motion (0.21) and the stage-1 model's motion (0.47), so a broken or regressed
 default fails them. Reworded prompts are barred on colour only, read through the colour-name table
 (text.colors: 0.80 at 64 prompts, 0.16 when passed literally, a gap MiniLM's states bound, test_diagnose);
 their shape and motion words stay a known gap (README).
