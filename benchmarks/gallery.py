@@ -18,7 +18,7 @@ from cinediff.pipelines import load_model
 PROMPTS = ["a red circle moving left", "a blue square moving right", "a yellow triangle moving down",
            "a green circle growing", "a white square shrinking and an orange triangle moving up",
            "a red ball moving right and a blue box moving left", "a crimson sphere heading to the right",
-           "a purple box drifting upward and a cyan ball slides to the left"]
+           "an emerald ring zooming upward and a golden slab shrivels"]
 
 
 def main() -> None:

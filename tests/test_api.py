@@ -86,6 +86,17 @@ def test_unseen_colour_names_are_read_as_the_models_colour_words(pipe):
     assert not np.array_equal(literal.frames[0], plain.frames[0])
 
 
+def test_unseen_shape_and_motion_wording_is_read_as_the_training_wording(pipe):
+    """"sphere" and "heading to the left" are no words of the model's captions: the clause is read as
+    "a red circle moving left" (text.grounding; the same video bit for bit as that prompt), unless
+    ``ground_words=False`` leaves it (colour names are still read)."""
+    read = pipe("a scarlet sphere heading to the left", num_inference_steps=2, seed=6)
+    assert read.settings["read_as"] == [PROMPT] and read.settings["generation"]["ground_words"] is True
+    np.testing.assert_array_equal(read.frames[0], pipe(PROMPT, num_inference_steps=2, seed=6).frames[0])
+    kept = pipe("a scarlet sphere heading to the left", num_inference_steps=2, seed=6, ground_words=False)
+    assert kept.settings["read_as"] == ["a red sphere heading to the left"]
+
+
 def test_generate_cli_says_how_it_read_the_prompt_and_literal_keeps_it(model_dir, tmp_path):
     import json
 
@@ -93,9 +104,9 @@ def test_generate_cli_says_how_it_read_the_prompt_and_literal_keeps_it(model_dir
 
     from cinediff.cli.main import app
 
-    for flags, read in (([], "a red circle moving left"), (["--literal"], "a crimson circle moving left")):
+    for flags, read in (([], "a red circle moving left"), (["--literal"], "a crimson sphere moving left")):
         out = tmp_path / f"c{len(flags)}.mp4"
-        result = CliRunner().invoke(app, ["generate", "a crimson circle moving left", "-o", str(out), "--model",
+        result = CliRunner().invoke(app, ["generate", "a crimson sphere moving left", "-o", str(out), "--model",
                                           str(model_dir), "--steps", "2", *flags])
         assert result.exit_code == 0, result.output
         assert json.loads(out.with_suffix(".json").read_text())["read_as"] == read

@@ -86,6 +86,10 @@ def prompts_to_generate(prompt: str | None, prompts_file: str | None) -> list[st
 
 LAYERS_HELP = ('Draw each " and "-joined object phrase as a video of its own and composite them '
                "(default: the model's setting; the shipped default: on).")
+LITERAL_HELP = ("Pass the prompt as it is (default: words the model was not trained on are read as its nearest "
+                "trained ones: colour names by colour, e.g. crimson → red, shape and motion wording by the text "
+                "encoder, e.g. 'a sphere heading left' → 'a circle moving left').")
+LITERAL = {"color_names": False, "ground_words": False}  # what --literal turns off
 
 
 @app.command()
@@ -109,8 +113,7 @@ def generate(
     strength: float = typer.Option(None, "--strength", help="With --init: how much to change it, (0, 1] (default 0.6)."),
     fps: float = typer.Option(None, "--fps", help="Frame rate of the written files (default: the model's)."),
     device: str = typer.Option(None, "--device", help="cpu | cuda (default: CUDA when available)."),
-    literal: bool = typer.Option(False, "--literal", help="Pass colour names the model was not trained on as "
-                                 "they are (default: read as its nearest colour word, e.g. crimson → red)."),
+    literal: bool = typer.Option(False, "--literal", help=LITERAL_HELP),
     layers: bool = typer.Option(None, "--layers/--no-layers", help=LAYERS_HELP),
 ) -> None:
     """Generate videos from a text prompt, offline, with the default or a given model (or pipeline)."""
@@ -135,8 +138,7 @@ def generate(
     pipe = cinediff.load(model or "default", device=dev)
     result = pipe(prompts, negative_prompt=negative or None, num_inference_steps=steps, guidance_scale=guidance,
                   seed=seed, num_videos_per_prompt=num, sampler=sampler, noise_prior=noise_prior,
-                  noise_alpha=noise_alpha, init=init, strength=strength, color_names=False if literal else None,
-                  layers=layers)
+                  noise_alpha=noise_alpha, init=init, strength=strength, layers=layers, **(LITERAL if literal else {}))
     rate = fps or pipe.fps
     settings = result.settings
     step = ({name: stage.config.get("step") for name, stage in pipe.model.models.items()} if pipe.is_multistage
@@ -144,7 +146,7 @@ def generate(
     videos = [from_uint8_frames(frames) for frames in result.frames]
     for prompt, read in dict(zip(settings["prompts"], settings["read_as"])).items():
         if read != prompt:
-            typer.echo(f"read {prompt!r} as {read!r} (colour names it was not trained on; --literal keeps them)")
+            typer.echo(f"read {prompt!r} as {read!r} (words it was not trained on; --literal keeps them)")
     for i, (path, video) in enumerate(zip(output_paths(out, total), videos)):
         meta = {"prompt": settings["prompts"][i], "read_as": settings["read_as"][i], "seed": settings["seeds"][i],
                 "seeds": [settings["seeds"][i]],
@@ -288,8 +290,7 @@ def evaluate(
     i3d: str = typer.Option(None, "--i3d", help="Local I3D file (i3d_torchscript.pt or a pytorch-i3d state dict): adds FVD. "
                            "TorchScript files run code when loaded: only pass ones you trust."),
     clip: str = typer.Option(None, "--clip", help="Local CLIP directory (transformers save_pretrained): adds CLIPSIM."),
-    literal: bool = typer.Option(False, "--literal", help="Pass colour names the model was not trained on as they "
-                                 "are (default: read as its nearest colour word)."),
+    literal: bool = typer.Option(False, "--literal", help=LITERAL_HELP),
     layers: bool = typer.Option(None, "--layers/--no-layers", help=LAYERS_HELP),
 ) -> None:
     """Generate for a prompt set, score alignment (judge), temporal consistency and flicker; write a report.
@@ -303,7 +304,7 @@ def evaluate(
 
     if model and is_autoencoder(model):
         return evaluate_autoencoder(model, num, Path(out))
-    generation = ({"steps": steps} if steps else {}) | ({"color_names": False} if literal else {})
+    generation = ({"steps": steps} if steps else {}) | (LITERAL if literal else {})
     generation |= {"layers": layers} if layers is not None else {}
     metrics = run_evaluation(model, read_prompts(prompts, num), Path(out), seed, generation=generation,
                              device=str(default_device()), real_split=reference_split(prompts),

@@ -212,6 +212,34 @@ def vocabulary_words(vocabulary: str = "base") -> frozenset[str]:
     return frozenset(w for text in texts for w in _words(text) if w not in placeholders) | {"an", "and"}  # articles before vowels; joins objects
 
 
+def reading_lexicon(vocabulary: str = "base") -> dict:
+    """What a reader of unseen wording (:class:`~cinediff.text.grounding.ClauseReader`) may know of a
+    training vocabulary, from its training tables only (never the held-out wordings):
+
+    * ``shapes``: shape -> its trained words ("circle": ("circle", "ball", ...))
+    * ``motions``: kind ("move", "growing", "shrinking") -> the trained motion phrases of the object
+      templates ("moving left", "slides to the left", "gets bigger", ...)
+    * ``directions``: word -> direction ("leftward" -> "left"); ``say``: motion -> its plain phrase
+    * ``colors``: the colour words; ``known``: every word (:func:`vocabulary_words`)
+    """
+    wide = vocabulary != "base"
+    motions: dict[str, list[str]] = {}
+    for template in object_templates(vocabulary):
+        for kind, text in template.items():
+            for phrases in (DIRECTION_PHRASES.values() if kind == "move" else [{}]):
+                phrase = " ".join(text.format(obj="", bare="", **phrases).replace(",", " ").split())
+                phrase = phrase.removeprefix("a video of ").removeprefix("is ")  # the words left of {obj}
+                motions.setdefault(kind, []).append(phrase)
+    colors = (RICH_COLORS if vocabulary == "rich" else WIDE_COLORS) if wide else {c: (c,) for c in RICH_COLORS}
+    return {"shapes": dict(WIDE_SHAPES if wide else SHAPE_SYNONYMS),
+            "motions": {kind: tuple(dict.fromkeys(p)) for kind, p in motions.items()},
+            "directions": {w: d for d, phrases in DIRECTION_PHRASES.items() for p in phrases.values()
+                           for w in _words(p) if w not in ("to", "the")},
+            "say": {**{d: f"moving {d}" for d in DIRECTION_PHRASES}, "growing": "growing", "shrinking": "shrinking"},
+            "colors": frozenset(w for words in colors.values() for w in words),
+            "known": vocabulary_words(vocabulary)}
+
+
 def caption_camera(photo: str, motion: str, template: int) -> str:
     """Caption of a camera move ("pan_left", "zoom_in", ...) over a photo description."""
     kind = "pan" if motion.startswith("pan_") else motion

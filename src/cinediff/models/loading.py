@@ -91,11 +91,37 @@ class LoadedModel:
             return None
         return ColorNames(COLORS, vocabulary_words(data.get("args", {}).get("captions", "base")))
 
+    @cached_property
+    def clause_reader(self):
+        """The reader of shape and motion wording this model never saw, through its own text encoder
+        (:class:`~cinediff.text.grounding.ClauseReader`: "a red sphere heading to the left" → "a red
+        circle moving left"), for models trained on moving-shapes captions; None for other data."""
+        from cinediff.data.captions import reading_lexicon
+        from cinediff.text.grounding import ClauseReader
+
+        data = self.config.get("data") or {}
+        if data.get("dataset") != "moving-shapes" or self.text_encoder is None:
+            return None
+        encoder = getattr(self.text_encoder, "encoder", self.text_encoder)  # a PhraseEncoder wraps one
+
+        @torch.no_grad()
+        def embed(texts: list[str]) -> torch.Tensor:
+            return torch.nn.functional.normalize(encoder(texts).pooled.float().cpu(), dim=-1)
+
+        return ClauseReader(embed, **reading_lexicon(data.get("args", {}).get("captions", "base")))
+
     def read_prompts(self, prompts: list[str], config: GenerationConfig) -> list[str]:
         """The prompts as the model reads them: unseen colour names rewritten (:attr:`color_names`)
-        unless ``config.color_names`` is off; unchanged for models without a reader."""
-        reader = self.color_names if config.color_names else None
-        return list(prompts) if reader is None else [reader(p) for p in prompts]
+        unless ``config.color_names`` is off, then clauses in unseen wording (:attr:`clause_reader`)
+        unless ``config.ground_words`` or ``color_names`` is off (it writes the colour words it finds, so
+        colour names left unread would be dropped); unchanged for models without readers."""
+        grounds = config.ground_words and config.color_names
+        readers = [reader for reader, on in ((self.color_names, config.color_names), (self.clause_reader, grounds))
+                   if on and reader is not None]
+        out = list(prompts)
+        for reader in readers:
+            out = [reader(p) for p in out]
+        return out
 
     def pixel_shape(self) -> tuple[int, int, int]:
         """(T, H, W) of the pixel clips this model makes (latent models: the decoded size)."""

@@ -150,7 +150,8 @@ class TextToVideoPipeline:
                  num_videos_per_prompt: int = 1, output_type: str = "np", init=None, strength: float | None = None,
                  callback_on_step_end: Callable | None = None, sampler: str | None = None,
                  noise_prior: str | None = None, noise_alpha: float | None = None,
-                 color_names: bool | None = None, layers: bool | None = None) -> VideoPipelineOutput:
+                 color_names: bool | None = None, ground_words: bool | None = None,
+                 layers: bool | None = None) -> VideoPipelineOutput:
         """Videos for ``prompt`` (each prompt ``num_videos_per_prompt`` times, in order).
 
         ``seed``: an int (video i gets seed + i) or one per video; else drawn from ``generator``.
@@ -158,8 +159,9 @@ class TextToVideoPipeline:
         at ``strength`` (diffusers img2img: 1 = ignore the init, 0.3 = keep most of it; default 0.6); latent
         models encode it themselves. ``callback_on_step_end(pipe, step, sigma, {"latents", "denoised"})``
         is called after every sampler step (its return value is ignored). ``color_names``: read colour
-        names the model was not trained on as its nearest colour word (default: on; ``settings["read_as"]``
-        holds the prompts as read). ``layers``: draw each " and "-joined object phrase as a video of its
+        names the model was not trained on as its nearest colour word; ``ground_words``: read shape and
+        motion wording it was not trained on as its nearest trained wording (``text.grounding``; only
+        with ``color_names``; both default on; ``settings["read_as"]`` holds the prompts as read). ``layers``: draw each " and "-joined object phrase as a video of its
         own and composite them (``models.composition``; default: the model's setting).
         """
         from cinediff.runtime import autocast, bf16_is_fast
@@ -172,7 +174,7 @@ class TextToVideoPipeline:
         seeds = sample_seeds(len(prompts), seed, generator)
         overrides = {"steps": num_inference_steps, "guidance": guidance_scale, "negative_prompt": negative_prompt,
                      "sampler": sampler, "noise_prior": noise_prior, "noise_alpha": noise_alpha,
-                     "color_names": color_names, "layers": layers}
+                     "color_names": color_names, "ground_words": ground_words, "layers": layers}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         with autocast(self.device, enabled=bf16_is_fast(self.device)):
             if self.is_multistage:

@@ -1,0 +1,139 @@
+"""text.grounding: clauses in unseen wording read through the text encoder as the training wording.
+
+The development wordings below chose the reader's frames and rules; they share no shape or motion
+word with the held-out ``builtin-reworded`` wordings (tested), which measure it.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cinediff.data import captions
+from cinediff.data.attributes import COLORS, MOTIONS
+from cinediff.data.captions import parse_clause, reading_lexicon, vocabulary_words
+from cinediff.evaluation.report import builtin_prompts, reworded_prompts
+from cinediff.text.colors import ColorNames
+from cinediff.text.grounding import ClauseReader
+
+DEV_TEMPLATES = [
+    {"move": "{obj} zooming {to}", "growing": "{obj} ballooning", "shrinking": "{obj} collapsing"},
+    {"move": "here is {obj} that shifts {dir}", "growing": "here is {obj} that widens",
+     "shrinking": "here is {obj} that narrows"},
+    {"move": "look at {obj} floating {to}", "growing": "look at {obj} getting huge", "shrinking": "look at {obj} getting tiny"},
+    {"move": "{obj} sliding {dir}", "growing": "{obj} blowing up", "shrinking": "{obj} fading away"},
+    {"move": "see {obj} zipping {dir}", "growing": "see {obj} puff up", "shrinking": "see {obj} shrivel"},
+]
+DEV_SHAPES = {"circle": ("ring", "globe", "pellet", "wheel", "coin", "hoop", "bead", "marble", "button", "moon"),
+              "square": ("rectangle", "brick", "cuboid", "slab", "tablet", "quadrilateral", "card", "window", "dice",
+                         "parcel"),
+              "triangle": ("spike", "tent", "arrow", "pennant", "prism", "trigon", "sail", "ramp", "fin", "horn")}
+DEV_COLORS = ("red", "maroon", "lime", "navy blue", "gold", "violet", "teal", "tan")
+
+
+def dev_clauses(num: int = 120, seed: int = 0) -> list[tuple[str, str, str]]:
+    """(clause, shape, motion) in the development wordings, seeded."""
+    rng, out = np.random.default_rng(seed), []
+    for _ in range(num):
+        template = DEV_TEMPLATES[rng.integers(len(DEV_TEMPLATES))]
+        shape = list(DEV_SHAPES)[rng.integers(3)]
+        word = DEV_SHAPES[shape][rng.integers(len(DEV_SHAPES[shape]))]
+        motion = MOTIONS[rng.integers(len(MOTIONS))]
+        bare = f"{DEV_COLORS[rng.integers(len(DEV_COLORS))]} {word}"
+        obj = ("an " if bare[0] in "aeiou" else "a ") + bare
+        kind = "move" if motion in captions.DIRECTION_PHRASES else motion
+        out.append((template[kind].format(obj=obj, **captions.DIRECTION_PHRASES.get(motion, {})), shape, motion))
+    return out
+
+
+def reworded_clauses(num: int = 64) -> list[tuple[str, str, str]]:
+    from cinediff.data.shapes import MovingShapes
+
+    clips = MovingShapes(split="train", seed=1234, length=num)
+    return [(clause, obj["shape"], obj["motion"]) for i, prompt in enumerate(reworded_prompts(num))
+            for obj, clause in zip(clips.attributes(i)["objects"], prompt.split(" and "))]
+
+
+@pytest.fixture(scope="module")
+def read():
+    """The shipped default's readers: colour names, then clauses (MiniLM, the rich vocabulary)."""
+    from cinediff.text.encoders import load_text_encoder
+
+    encoder = load_text_encoder()
+
+    @torch.no_grad()
+    def embed(texts):
+        return F.normalize(encoder(texts).pooled, dim=-1)
+
+    colors, clauses = ColorNames(COLORS, vocabulary_words("rich")), ClauseReader(embed, **reading_lexicon("rich"))
+    return lambda prompt: clauses(colors(prompt))
+
+
+def accuracy(read, items) -> tuple[float, float]:
+    parsed = [parse_clause(read(clause)) for clause, _, _ in items]
+    return (np.mean([p.get("shape") == shape for p, (_, shape, _) in zip(parsed, items)]),
+            np.mean([p.get("motion") == motion for p, (_, _, motion) in zip(parsed, items)]))
+
+
+def test_development_wordings_share_no_word_with_the_held_out_ones_or_training():
+    dev = {w for t in DEV_TEMPLATES for text in t.values() for w in captions._words(text)}
+    dev |= {w for words in DEV_SHAPES.values() for name in words for w in captions._words(name)}
+    held_out = {w for t in captions.REWORDED_TEMPLATES for text in t.values() for w in captions._words(text)}
+    held_out |= {w for words in captions.REWORDED_SHAPES.values() for name in words for w in captions._words(name)}
+    trained_shapes = {w for words in captions.WIDE_SHAPES.values() for w in words}
+    function_words = {"obj", "to", "dir", "that", "is", "up"}  # "up": "puff up", "swelling up"
+    assert dev & held_out <= function_words, dev & held_out
+    assert not dev & trained_shapes
+
+
+def test_reads_development_wordings_at_the_stated_accuracy(read):
+    """Shape 0.79 and motion 0.93 measured when the frames were chosen ("button" reads as a square,
+    "puff up" as moving up): a change that reads worse fails."""
+    shape, motion = accuracy(read, dev_clauses())
+    assert shape >= 0.75 and motion >= 0.9, (shape, motion)
+
+
+def test_reads_the_held_out_wordings_of_builtin_reworded(read):
+    """84 clauses of 64 prompts: shape 0.85 ("cube" reads as a triangle), motion 0.99 measured."""
+    shape, motion = accuracy(read, reworded_clauses())
+    assert shape >= 0.8 and motion >= 0.95, (shape, motion)
+    assert read("there is a snowy three-sided shape that goes right and there is an azure round dot that inflates") \
+        == "a white triangle moving right and a blue circle growing"
+
+
+def test_training_wording_is_never_rewritten(read):
+    prompts = builtin_prompts(200) + builtin_prompts(200, "heldout")
+    assert [read(p) for p in prompts] == prompts
+
+
+def concept_embed(concepts: dict[str, tuple[int, ...]], dim: int = 8):
+    """A stand-in encoder: a text's embedding is the normalised sum of its words' concept axes."""
+    def embed(texts):
+        out = torch.zeros(len(texts), dim)
+        for i, text in enumerate(texts):
+            for word in captions._words(text):
+                for axis in concepts.get(word, ()):
+                    out[i, axis] += 1
+        return F.normalize(out + 1e-3, dim=-1)
+    return embed
+
+
+def test_the_split_kind_and_direction_rules():
+    """With an encoder that puts "sphere" by "ball" and "zooms" by "moves" (a little by "shrinks"): the
+    best split is taken, links ("that") are skipped, a move's direction is its direction word, and a
+    move naming no direction is read as the nearer of growing and shrinking."""
+    concepts = {"ball": (0,), "sphere": (0,), "box": (1,), "moves": (2,), "zooms": (2, 2, 4), "grows": (3,),
+                "swells": (3,), "shrinks": (4,)}
+    calls = []
+    embed = concept_embed(concepts)
+    reader = ClauseReader(lambda texts: calls.append(len(texts)) or embed(texts), shapes={"circle": ("ball",), "square": ("box",)},
+                          motions={"move": ("moves left", "moves right"), "growing": ("grows",), "shrinking": ("shrinks",)},
+                          directions={"left": "left", "right": "right"},
+                          say={"left": "moving left", "right": "moving right", "growing": "growing", "shrinking": "shrinking"},
+                          colors={"red"}, known={"a", "red", "ball", "box", "moves", "left", "right", "grows", "shrinks"})
+    assert reader("a red ball moves left") == "a red ball moves left" and not calls  # trained words: no encoder call
+    assert reader("there is a red sphere that zooms right") == "a red circle moving right"
+    assert reader("a sphere swells") == "a circle growing"
+    assert reader("a red ball zooms") == "a red circle shrinking"  # a move with no direction: not a move
+    assert reader("a box grows and a sphere zooms left") == "a box grows and a circle moving left"
+    assert reader("sphere") == "sphere"  # no motion to split off: left as it is
