@@ -137,3 +137,4 @@ def test_the_split_kind_and_direction_rules():
     assert reader("a red ball zooms") == "a red circle shrinking"  # a move with no direction: not a move
     assert reader("a box grows and a sphere zooms left") == "a box grows and a circle moving left"
     assert reader("sphere") == "sphere"  # no motion to split off: left as it is
+    assert reader("hello world") == "hello world" and reader("zwei rote Kreise") == "zwei rote Kreise"  # no article

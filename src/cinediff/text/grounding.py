@@ -19,7 +19,7 @@ similarity, its direction from the direction word the span names ("heading to th
 MiniLM puts "left" and "right" phrases too close to tell apart); a move naming no direction takes
 the nearer of the other kinds. The clause is rewritten in the training wording ("a red circle
 moving left"); clauses of trained words only are never touched, so training-wording prompts read
-exactly as before.
+exactly as before, and neither are clauses without an article ("hello world" names no object).
 
 Measured (``tests/test_grounding.py``) on a development list of other wordings (30 shape nouns such
 as "tent", "coin", "quadrilateral"; verbs such as "puff up", "zooming", "shrivel"): shape 0.79,
@@ -94,8 +94,8 @@ class ClauseReader:
 
     def splits(self, words: list[str]) -> list[tuple[str, str]]:
         """The (shape span, motion span) readings of a clause's words: the shape starts after the first
-        article and a colour word right after it."""
-        start = next((i for i, w in enumerate(words) if w in ARTICLES), -1) + 1
+        article and a colour word right after it; none without an article ("hello world": no object named)."""
+        start = next((i for i, w in enumerate(words) if w in ARTICLES), len(words)) + 1
         if start < len(words) - 1 and words[start] in self.colors:
             start += 1
         out = []
