@@ -54,7 +54,7 @@ class GenerationConfig:
     fps: float = 8.0  # frame-rate conditioning (models that use it)
     strength: float = 1.0  # with an init: SDEdit start, the last int(steps·strength) steps run (1: pure noise)
     color_names: bool = True  # loaded models: read colour names never trained on as the nearest trained one
-    ground_words: bool = True  # loaded models, with color_names: read clauses in unseen wording as the nearest trained wording (text.grounding)
+    ground_words: bool = True  # loaded models, with color_names: clauses in unseen wording read as trained wording
     layers: bool = False  # loaded models: draw each " and "-joined object phrase alone, composited (models.composition)
 
 

@@ -161,8 +161,9 @@ class TextToVideoPipeline:
         is called after every sampler step (its return value is ignored). ``color_names``: read colour
         names the model was not trained on as its nearest colour word; ``ground_words``: read shape and
         motion wording it was not trained on as its nearest trained wording (``text.grounding``; only
-        with ``color_names``; both default on; ``settings["read_as"]`` holds the prompts as read). ``layers``: draw each " and "-joined object phrase as a video of its
-        own and composite them (``models.composition``; default: the model's setting).
+        with ``color_names``; both default on; ``settings["read_as"]`` holds the prompts as read).
+        ``layers``: draw each " and "-joined object phrase as a video of its own and composite them
+        (``models.composition``; default: the model's setting).
         """
         from cinediff.runtime import autocast, bf16_is_fast
 

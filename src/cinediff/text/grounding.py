@@ -14,12 +14,13 @@ similarity to the nearest trained shape word plus the motion span's to the neare
 phrase, and the best split wins. Shapes are embedded in six sentences ("a picture of a {}", "a
 drawing of a {}", ...) averaged, CLIP's prompt ensembling (Radford et al. 2021): single frames read
 60 development shape nouns at 0.60–0.77, none apart from the rest by more than that list's noise,
-so the average (0.75) is taken rather than a frame picked on noise. The motion's kind (move, growing, shrinking) comes from
-similarity, its direction from the direction word the span names ("heading to the left" → left;
-MiniLM puts "left" and "right" phrases too close to tell apart); a move naming no direction takes
-the nearer of the other kinds. The clause is rewritten in the training wording ("a red circle
-moving left"); clauses of trained words only are never touched, so training-wording prompts read
-exactly as before, and neither are clauses without an article ("hello world" names no object).
+so the average (0.75) is taken rather than a frame picked on noise. The motion's kind (move,
+growing, shrinking) comes from similarity, its direction from the direction word the span names
+("heading to the left" → left; MiniLM puts "left" and "right" phrases too close to tell apart); a
+move naming no direction takes the nearer of the other kinds. The clause is rewritten in the
+training wording ("a red circle moving left"); clauses of trained words only are never touched, so
+training-wording prompts read exactly as before, and neither are clauses without an article ("hello
+world" names no object).
 
 Measured (``tests/test_grounding.py``) on a development list of other wordings (30 shape nouns such
 as "tent", "coin", "quadrilateral"; verbs such as "puff up", "zooming", "shrivel"): shape 0.79,
