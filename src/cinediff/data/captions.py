@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cinediff.data.attributes import DIRECTIONS
+from cinediff.data.attributes import DIRECTIONS, MOTIONS
 
 SHAPE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "circle": ("circle", "ball", "disc"),
@@ -118,6 +118,28 @@ REWORDED_COLORS: dict[str, tuple[str, ...]] = {
 REWORDED_SHAPES: dict[str, tuple[str, ...]] = {
     "circle": ("round dot", "sphere"), "square": ("cube", "tile"), "triangle": ("arrowhead", "three-sided shape"),
 }
+
+# Development wordings: neither training nor held-out, for choosing how unseen wording is read
+# (text.grounding) without looking at the held-out words. They share no shape or motion word with the
+# training captions or with REWORDED_* (tested); colours are other colour names (read by text.colors).
+DEVELOPMENT_TEMPLATES: list[dict[str, str]] = [
+    {"move": "{obj} zooming {to}", "growing": "{obj} ballooning", "shrinking": "{obj} collapsing"},
+    {"move": "here is {obj} that shifts {dir}", "growing": "here is {obj} that widens",
+     "shrinking": "here is {obj} that narrows"},
+    {"move": "look at {obj} floating {to}", "growing": "look at {obj} getting huge",
+     "shrinking": "look at {obj} getting tiny"},
+    {"move": "{obj} sliding {dir}", "growing": "{obj} blowing up", "shrinking": "{obj} fading away"},
+    {"move": "see {obj} zipping {dir}", "growing": "see {obj} puff up", "shrinking": "see {obj} shrivel"},
+]
+DEVELOPMENT_SHAPES: dict[str, tuple[str, ...]] = {
+    "circle": ("ring", "globe", "pellet", "wheel", "coin", "hoop", "bead", "marble", "button", "moon", "plate",
+               "donut", "pizza", "clock", "cookie", "lens", "balloon", "planet", "dome", "tire"),
+    "square": ("rectangle", "domino", "cuboid", "slab", "tablet", "quadrilateral", "card", "window", "dice", "parcel",
+               "book", "table", "chessboard", "envelope", "poster", "screen", "chest", "package", "napkin", "stamp"),
+    "triangle": ("spike", "tent", "arrow", "pennant", "prism", "trigon", "sail", "ramp", "fin", "horn", "slice",
+                 "funnel", "spire", "roof", "tooth", "claw", "beak", "thorn", "sign", "megaphone"),
+}
+DEVELOPMENT_COLORS: tuple[str, ...] = ("red", "maroon", "tan", "indigo", "khaki", "fuchsia", "dark green", "beige")
 
 # Words that identify a motion when parsing (every template word must be listed).
 MOTION_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -238,6 +260,21 @@ def reading_lexicon(vocabulary: str = "base") -> dict:
             "say": {**{d: f"moving {d}" for d in DIRECTION_PHRASES}, "growing": "growing", "shrinking": "shrinking"},
             "colors": frozenset(w for words in colors.values() for w in words),
             "known": vocabulary_words(vocabulary)}
+
+
+def development_clauses(num: int = 120, seed: int = 0) -> list[tuple[str, str, str]]:
+    """``num`` seeded one-object clauses in the development wordings: (clause, shape, motion)."""
+    rng, out = np.random.default_rng(seed), []
+    for _ in range(num):
+        template = DEVELOPMENT_TEMPLATES[rng.integers(len(DEVELOPMENT_TEMPLATES))]
+        shape = list(DEVELOPMENT_SHAPES)[rng.integers(len(DEVELOPMENT_SHAPES))]
+        word = DEVELOPMENT_SHAPES[shape][rng.integers(len(DEVELOPMENT_SHAPES[shape]))]
+        motion = MOTIONS[rng.integers(len(MOTIONS))]
+        bare = f"{DEVELOPMENT_COLORS[rng.integers(len(DEVELOPMENT_COLORS))]} {word}"
+        obj = ("an " if bare[0] in "aeiou" else "a ") + bare
+        kind = "move" if motion in DIRECTION_PHRASES else motion
+        out.append((template[kind].format(obj=obj, **DIRECTION_PHRASES.get(motion, {})), shape, motion))
+    return out
 
 
 def caption_camera(photo: str, motion: str, template: int) -> str:

@@ -67,6 +67,15 @@ def reworded_prompts(num: int, seed: int = PROMPT_SEED) -> list[str]:
             for i in range(num)]
 
 
+def reworded_clauses(num: int, seed: int = PROMPT_SEED) -> list[tuple[str, str, str]]:
+    """The object clauses of :func:`reworded_prompts` with what they describe: (clause, shape, motion)."""
+    from cinediff.data.shapes import MovingShapes
+
+    shapes = MovingShapes(split="train", seed=seed, length=max(num, 1))
+    return [(clause, obj["shape"], obj["motion"]) for i, prompt in enumerate(reworded_prompts(num, seed))
+            for obj, clause in zip(shapes.attributes(i)["objects"], prompt.split(" and "))]
+
+
 def read_prompts(source: str, num: int) -> list[str]:
     """``builtin`` / ``builtin-heldout`` / ``builtin-reworded`` or a text file with one prompt per
     line (cycled to ``num``)."""
