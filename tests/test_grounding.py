@@ -5,38 +5,25 @@ share no shape or motion word with the training captions or the held-out ``built
 wordings (tested), which measure it. ``python benchmarks/reading.py`` writes the comparison.
 """
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from cinediff.data import captions
-from cinediff.data.attributes import COLORS
-from cinediff.data.captions import development_clauses, parse_clause, reading_lexicon, vocabulary_words
-from cinediff.evaluation.report import builtin_prompts, reworded_clauses
-from cinediff.text.colors import ColorNames
+from cinediff.data.captions import development_clauses, vocabulary_words
+from cinediff.evaluation.report import builtin_prompts, clause_accuracy, reworded_clauses
 from cinediff.text.grounding import ClauseReader
 
 
 @pytest.fixture(scope="module")
 def read():
-    """The shipped default's readers: colour names, then clauses (MiniLM, the rich vocabulary)."""
-    from cinediff.text.encoders import load_text_encoder
+    """The shipped default's readers (colour names, then clauses; MiniLM, the rich vocabulary):
+    prompts -> prompts as read."""
+    from cinediff.models.loading import load_model
 
-    encoder = load_text_encoder()
-
-    @torch.no_grad()
-    def embed(texts):
-        return F.normalize(encoder(texts).pooled, dim=-1)
-
-    colors, clauses = ColorNames(COLORS, vocabulary_words("rich")), ClauseReader(embed, **reading_lexicon("rich"))
-    return lambda prompt: clauses(colors(prompt))
-
-
-def accuracy(read, items) -> tuple[float, float]:
-    parsed = [parse_clause(read(clause)) for clause, _, _ in items]
-    return (np.mean([p.get("shape") == shape for p, (_, shape, _) in zip(parsed, items)]),
-            np.mean([p.get("motion") == motion for p, (_, _, motion) in zip(parsed, items)]))
+    default = load_model("default")
+    config = default.generation_config()
+    return lambda prompts: default.read_prompts(prompts, config)
 
 
 def test_development_wordings_share_no_word_with_the_held_out_ones_or_training():
@@ -59,21 +46,21 @@ def test_development_wordings_share_no_word_with_the_held_out_ones_or_training()
 def test_reads_development_wordings_at_the_stated_accuracy(read):
     """Shape 0.80 and motion 0.93 measured when the frames were chosen ("button" reads as a square,
     "puff up" as moving up): a change that reads worse fails."""
-    shape, motion = accuracy(read, development_clauses())
+    shape, motion = clause_accuracy(read, development_clauses())
     assert shape >= 0.75 and motion >= 0.9, (shape, motion)
 
 
 def test_reads_the_held_out_wordings_of_builtin_reworded(read):
     """84 clauses of 64 prompts: shape 0.85 ("cube" reads as a triangle), motion 0.99 measured."""
-    shape, motion = accuracy(read, reworded_clauses(64))
+    shape, motion = clause_accuracy(read, reworded_clauses(64))
     assert shape >= 0.8 and motion >= 0.95, (shape, motion)
-    assert read("there is a snowy three-sided shape that goes right and there is an azure round dot that inflates") \
-        == "a white triangle moving right and a blue circle growing"
+    assert read(["there is a snowy three-sided shape that goes right and there is an azure round dot that inflates"]) \
+        == ["a white triangle moving right and a blue circle growing"]
 
 
 def test_training_wording_is_never_rewritten(read):
     prompts = builtin_prompts(200) + builtin_prompts(200, "heldout")
-    assert [read(p) for p in prompts] == prompts
+    assert read(prompts) == prompts
 
 
 def concept_embed(concepts: dict[str, tuple[int, ...]], dim: int = 8):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -74,6 +75,17 @@ def reworded_clauses(num: int, seed: int = PROMPT_SEED) -> list[tuple[str, str, 
     shapes = MovingShapes(split="train", seed=seed, length=max(num, 1))
     return [(clause, obj["shape"], obj["motion"]) for i, prompt in enumerate(reworded_prompts(num, seed))
             for obj, clause in zip(shapes.attributes(i)["objects"], prompt.split(" and "))]
+
+
+def clause_accuracy(read: Callable[[list[str]], list[str]], items: list[tuple[str, str, str]]
+                    ) -> tuple[float, float]:
+    """(shape, motion) accuracy of (clause, shape, motion) ``items`` as ``read`` (clauses -> clauses as
+    read, e.g. a model's :meth:`~cinediff.models.loading.LoadedModel.read_prompts`) reads them."""
+    from cinediff.data.captions import parse_clause
+
+    parsed = [parse_clause(clause) for clause in read([c for c, _, _ in items])]
+    return (fmean(p.get("shape") == shape for p, (_, shape, _) in zip(parsed, items)),
+            fmean(p.get("motion") == motion for p, (_, _, motion) in zip(parsed, items)))
 
 
 def read_prompts(source: str, num: int) -> list[str]:

@@ -62,13 +62,14 @@ class ClauseReader:
     ``shapes``: shape -> trained words; ``motions``: kind ("move" / "growing" / "shrinking") ->
     trained motion phrases; ``directions``: direction word -> direction; ``say``: motion -> the phrase
     written for it; ``colors``: colour words; ``known``: every trained word
-    (:func:`cinediff.data.captions.reading_lexicon` gives all of these).
+    (:func:`cinediff.data.captions.reading_lexicon` gives all of these); ``shape_frames``: the
+    sentences shape spans are embedded in, averaged.
     """
 
     def __init__(self, embed: Callable[[list[str]], torch.Tensor], shapes: Mapping[str, Iterable[str]],
                  motions: Mapping[str, Iterable[str]], directions: Mapping[str, str], say: Mapping[str, str],
-                 colors: Iterable[str], known: Iterable[str]):
-        self.embed, self.directions, self.say = embed, dict(directions), dict(say)
+                 colors: Iterable[str], known: Iterable[str], shape_frames: tuple[str, ...] = SHAPE_FRAMES):
+        self.embed, self.directions, self.say, self.shape_frames = embed, dict(directions), dict(say), shape_frames
         self.colors, self.known = frozenset(colors), frozenset(known)
         self.shapes, self.motions = {k: list(v) for k, v in shapes.items()}, {k: list(v) for k, v in motions.items()}
         self.shape_names, self.kinds = list(shapes), list(motions)
@@ -76,7 +77,7 @@ class ClauseReader:
     @cached_property
     def shape_bank(self) -> list[torch.Tensor]:
         """Per shape, (words, D) embeddings of its trained words (made on the first unseen wording)."""
-        return [self.framed(self.shapes[shape], SHAPE_FRAMES) for shape in self.shape_names]
+        return [self.framed(self.shapes[shape], self.shape_frames) for shape in self.shape_names]
 
     @cached_property
     def motion_bank(self) -> list[torch.Tensor]:
@@ -120,7 +121,7 @@ class ClauseReader:
         splits = self.splits(words)
         if not splits:
             return clause
-        shape_sim = self.similarity([s for s, _ in splits], self.shape_bank, SHAPE_FRAMES)
+        shape_sim = self.similarity([s for s, _ in splits], self.shape_bank, self.shape_frames)
         motion_sim = self.similarity([m for _, m in splits], self.motion_bank, MOTION_FRAMES)
         best = int((shape_sim.amax(1) + motion_sim.amax(1)).argmax())
         shape = self.shape_names[int(shape_sim[best].argmax())]
