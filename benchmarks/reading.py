@@ -42,13 +42,15 @@ def main() -> None:
     loaded = load_model(args.model)
     dev, held_out = captions.development_clauses(), reworded_clauses(64)
     lexicon = captions.reading_lexicon(loaded.config["data"]["args"].get("captions", "base"))
+    embed, config = loaded.clause_reader.embed, loaded.generation_config()
+
+    def read(clauses: list[str]) -> list[str]:
+        return loaded.read_prompts(clauses, config)
+
     rows = {}
     for name, frames in [*((f, (f,)) for f in FRAMES), ("six averaged (shipped)", grounding.SHAPE_FRAMES)]:
-        reader = grounding.ClauseReader(loaded.clause_reader.embed, **lexicon, shape_frames=frames)
-
-        def read(clauses: list[str]) -> list[str]:
-            return [reader(loaded.color_names(clause)) for clause in clauses]  # as LoadedModel.read_prompts
-
+        # read_prompts now reads with this reader (an instance value overrides the cached property)
+        reader = loaded.clause_reader = grounding.ClauseReader(embed, **lexicon, shape_frames=frames)
         rows[name] = {"dev_nouns": noun_accuracy(reader, captions.DEVELOPMENT_SHAPES),
                       "held_out_nouns": noun_accuracy(reader, captions.REWORDED_SHAPES),
                       **dict(zip(("dev_clause_shape", "dev_clause_motion"), clause_accuracy(read, dev))),

@@ -213,19 +213,29 @@ def reworded_caption(objects: list[dict], rng: np.random.Generator) -> str:
     for obj in objects:
         colors, shapes = REWORDED_COLORS[obj["color"]], REWORDED_SHAPES[obj["shape"]]
         bare = f"{colors[rng.integers(len(colors))]} {shapes[rng.integers(len(shapes))]}"
-        kind = "move" if obj["motion"] in DIRECTIONS else obj["motion"]
-        phrase = f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
-        clauses.append(template[kind].format(obj=phrase, **DIRECTION_PHRASES.get(obj["motion"], {})))
+        clauses.append(object_clause(template, bare, obj["motion"]))
     return " and ".join(clauses)
+
+
+def object_clause(template: dict[str, str], bare: str, motion: str) -> str:
+    """One object's clause from a template with ``{obj}`` (the bare noun phrase with its article)."""
+    kind = "move" if motion in DIRECTIONS else motion
+    obj = f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
+    return template[kind].format(obj=obj, **DIRECTION_PHRASES.get(motion, {}))
+
+
+def vocabulary_tables(vocabulary: str = "base") -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(colour -> its words, shape -> its words) of a training vocabulary."""
+    if vocabulary == "base":
+        return {c: (c,) for c in RICH_COLORS}, SHAPE_SYNONYMS
+    return (RICH_COLORS if vocabulary == "rich" else WIDE_COLORS), WIDE_SHAPES
 
 
 @lru_cache(maxsize=None)
 def vocabulary_words(vocabulary: str = "base") -> frozenset[str]:
     """Every word a training caption of ``vocabulary`` can contain (lower case): its templates' words,
     colour and shape words, digit nouns, direction phrases and the camera templates."""
-    wide = vocabulary != "base"
-    colors = (RICH_COLORS if vocabulary == "rich" else WIDE_COLORS) if wide else {c: (c,) for c in RICH_COLORS}
-    shapes = WIDE_SHAPES if wide else SHAPE_SYNONYMS
+    colors, shapes = vocabulary_tables(vocabulary)
     texts = [*(t for template in object_templates(vocabulary) + CAMERA_TEMPLATES for t in template.values()),
              *(w for words in (*colors.values(), *shapes.values()) for w in words),
              *(f"{article} {noun}" for article, noun in DIGIT_NOUNS),
@@ -244,7 +254,6 @@ def reading_lexicon(vocabulary: str = "base") -> dict:
     * ``directions``: word -> direction ("leftward" -> "left"); ``say``: motion -> its plain phrase
     * ``colors``: the colour words; ``known``: every word (:func:`vocabulary_words`)
     """
-    wide = vocabulary != "base"
     motions: dict[str, list[str]] = {}
     for template in object_templates(vocabulary):
         for kind, text in template.items():
@@ -252,8 +261,8 @@ def reading_lexicon(vocabulary: str = "base") -> dict:
                 phrase = " ".join(text.format(obj="", bare="", **phrases).replace(",", " ").split())
                 phrase = phrase.removeprefix("a video of ").removeprefix("is ")  # the words left of {obj}
                 motions.setdefault(kind, []).append(phrase)
-    colors = (RICH_COLORS if vocabulary == "rich" else WIDE_COLORS) if wide else {c: (c,) for c in RICH_COLORS}
-    return {"shapes": dict(WIDE_SHAPES if wide else SHAPE_SYNONYMS),
+    colors, shapes = vocabulary_tables(vocabulary)
+    return {"shapes": dict(shapes),
             "motions": {kind: tuple(dict.fromkeys(p)) for kind, p in motions.items()},
             "directions": {w: d for d, phrases in DIRECTION_PHRASES.items() for p in phrases.values()
                            for w in _words(p) if w not in ("to", "the")},
@@ -271,9 +280,7 @@ def development_clauses(num: int = 120, seed: int = 0) -> list[tuple[str, str, s
         word = DEVELOPMENT_SHAPES[shape][rng.integers(len(DEVELOPMENT_SHAPES[shape]))]
         motion = MOTIONS[rng.integers(len(MOTIONS))]
         bare = f"{DEVELOPMENT_COLORS[rng.integers(len(DEVELOPMENT_COLORS))]} {word}"
-        obj = ("an " if bare[0] in "aeiou" else "a ") + bare
-        kind = "move" if motion in DIRECTION_PHRASES else motion
-        out.append((template[kind].format(obj=obj, **DIRECTION_PHRASES.get(motion, {})), shape, motion))
+        out.append((object_clause(template, bare, motion), shape, motion))
     return out
 
 
