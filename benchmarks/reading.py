@@ -4,7 +4,8 @@ way of embedding shape spans tried, on the development wordings (which chose) an
 
     .venv/bin/python benchmarks/reading.py [--model default] [--out benchmarks/reading-cpu.json]
 
-Rows: one sentence frame alone, or the six averaged (the shipped reader). Columns: shape-noun
+Rows: one sentence frame alone, or the six averaged; then the same with the dictionary definitions
+(text.glosses) asked first, the shipped reader last. Columns: shape-noun
 accuracy of the span alone (60 development nouns, the 6 held-out shape words) and shape / motion
 accuracy of whole clauses (120 development clauses, the 84 clauses of 64 ``builtin-reworded`` prompts).
 """
@@ -21,6 +22,7 @@ import cinediff.text.grounding as grounding
 from cinediff.data import captions
 from cinediff.evaluation.report import clause_accuracy, reworded_clauses
 from cinediff.models.loading import load_model
+from cinediff.text.glosses import read_table
 
 FRAMES = ("a picture of a {}", "a photo of a {}", "an image of a {}", "a drawing of a {}", "a {} shape",
           "the shape of a {}", "a red {} moving left", "{}")
@@ -30,8 +32,8 @@ def noun_accuracy(reader: grounding.ClauseReader, table: dict[str, tuple[str, ..
     """Fraction of the nouns of ``table`` (shape -> nouns) whose nearest trained shape is their shape."""
     nouns = [" ".join(captions._words(n)) for names in table.values() for n in names]
     truth = [shape for shape, names in table.items() for _ in names]
-    best = reader.similarity(nouns, reader.shape_bank, reader.shape_frames).argmax(1)
-    return float(np.mean([reader.shape_names[int(i)] == t for i, t in zip(best, truth)]))
+    sim = reader.similarity(nouns, reader.shape_bank, reader.shape_frames)
+    return float(np.mean([reader.shape(noun, s) == t for noun, s, t in zip(nouns, sim, truth)]))
 
 
 def main() -> None:
@@ -48,15 +50,18 @@ def main() -> None:
         return loaded.read_prompts(clauses, config)
 
     rows = {}
-    for name, frames in [*((f, (f,)) for f in FRAMES), ("six averaged (shipped)", grounding.SHAPE_FRAMES)]:
+    six, table = grounding.SHAPE_FRAMES, read_table()
+    arms = [*((f, (f,), None) for f in FRAMES), ("six averaged", six, None), ("definitions, else one frame", ("{}",), table),
+            ("definitions, else six averaged (shipped)", six, table)]
+    for name, frames, glosses in arms:
         # read_prompts now reads with this reader (an instance value overrides the cached property)
-        reader = loaded.clause_reader = grounding.ClauseReader(embed, **lexicon, shape_frames=frames)
+        reader = loaded.clause_reader = grounding.ClauseReader(embed, **lexicon, shape_frames=frames, glosses=glosses)
         rows[name] = {"dev_nouns": noun_accuracy(reader, captions.DEVELOPMENT_SHAPES),
                       "held_out_nouns": noun_accuracy(reader, captions.REWORDED_SHAPES),
                       **dict(zip(("dev_clause_shape", "dev_clause_motion"), clause_accuracy(read, dev))),
                       **dict(zip(("held_out_clause_shape", "held_out_clause_motion"),
                                  clause_accuracy(read, held_out)))}
-        print(f"{name:24}", " ".join(f"{k} {v:.3f}" for k, v in rows[name].items()), flush=True)
+        print(f"{name:42}", " ".join(f"{k} {v:.3f}" for k, v in rows[name].items()), flush=True)
     report = {"model": args.model, "dev_nouns": 60, "held_out_nouns": 6, "dev_clauses": len(dev),
               "held_out_clauses": len(held_out), "rows": rows}
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

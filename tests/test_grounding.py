@@ -44,16 +44,18 @@ def test_development_wordings_share_no_word_with_the_held_out_ones_or_training()
 
 
 def test_reads_development_wordings_at_the_stated_accuracy(read):
-    """Shape 0.80 and motion 0.93 measured when the frames were chosen ("button" reads as a square,
-    "puff up" as moving up): a change that reads worse fails."""
+    """Shape 0.89 (0.80 before the dictionary definitions were read) and motion 0.93 measured
+    ("button" reads as a square, "puff up" as moving up): a change that reads worse fails."""
     shape, motion = clause_accuracy(read, development_clauses())
-    assert shape >= 0.75 and motion >= 0.9, (shape, motion)
+    assert shape >= 0.85 and motion >= 0.9, (shape, motion)
 
 
 def test_reads_the_held_out_wordings_of_builtin_reworded(read):
-    """84 clauses of 64 prompts: shape 0.85 ("cube" reads as a triangle), motion 0.99 measured."""
+    """84 clauses of 64 prompts: shape 1.00, motion 0.99 measured (shape 0.85 by the encoder alone,
+    "cube" read as a triangle; its definition names squares)."""
     shape, motion = clause_accuracy(read, reworded_clauses(64))
-    assert shape >= 0.8 and motion >= 0.95, (shape, motion)
+    assert shape >= 0.95 and motion >= 0.95, (shape, motion)
+    assert read(["a teal cube gliding to the left"]) == ["a cyan square moving left"]
     assert read(["there is a snowy three-sided shape that goes right and there is an azure round dot that inflates"]) \
         == ["a white triangle moving right and a blue circle growing"]
 

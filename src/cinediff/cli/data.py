@@ -73,3 +73,20 @@ def bench(
     cfg = dataset.config
     shape = f"{cfg.frames}x{cfg.height}x{cfg.width}"
     typer.echo(f"{name}: {speed:.0f} clips/s ({n} clips of {shape}, {torch.get_num_threads()} threads)")
+
+
+@data_app.command()
+def glosses(
+    wordnet: Path = typer.Argument(..., help="A WordNet 3.x dict folder (Debian's wordnet-base: /usr/share/wordnet)."),
+    out: Path = typer.Option(None, "-o", "--out", help="Table to write (default: the one the package ships)."),
+) -> None:
+    """Build the table of trained shape words named in each noun's WordNet definitions (text.glosses)."""
+    from cinediff.data.captions import WIDE_SHAPES
+    from cinediff.text import glosses as table
+
+    for name in ("index.noun", "data.noun", "data.adj"):
+        if not (wordnet / name).is_file():
+            raise typer.BadParameter(f"{wordnet} has no {name}: give a WordNet dict folder")
+    counts = table.gloss_counts(table.read_wordnet(wordnet), [w for words in WIDE_SHAPES.values() for w in words])
+    path = table.write_table(counts, out or table.TABLE)
+    typer.echo(f"wrote {path}: {len(counts)} nouns name a trained shape word")

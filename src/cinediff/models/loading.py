@@ -97,6 +97,7 @@ class LoadedModel:
         (:class:`~cinediff.text.grounding.ClauseReader`: "a red sphere heading to the left" → "a red
         circle moving left"), for models trained on moving-shapes captions; None for other data."""
         from cinediff.data.captions import reading_lexicon
+        from cinediff.text.glosses import read_table
         from cinediff.text.grounding import ClauseReader
 
         data = self.config.get("data") or {}
@@ -108,7 +109,8 @@ class LoadedModel:
         def embed(texts: list[str]) -> torch.Tensor:
             return torch.nn.functional.normalize(encoder(texts).pooled.float().cpu(), dim=-1)
 
-        return ClauseReader(embed, **reading_lexicon(data.get("args", {}).get("captions", "base")))
+        lexicon = reading_lexicon(data.get("args", {}).get("captions", "base"))
+        return ClauseReader(embed, **lexicon, glosses=read_table())
 
     def read_prompts(self, prompts: list[str], config: GenerationConfig) -> list[str]:
         """The prompts as the model reads them: unseen colour names rewritten (:attr:`color_names`)

@@ -11,26 +11,30 @@ to "ball" than to "box", and "decreasing in size" nearer to "shrinking in size" 
 vocabulary is parsed as ``[...] article [colour] SHAPE MOTION``: every split of the words after
 the colour into a shape span (1–3 words) and a motion span is scored by the shape span's cosine
 similarity to the nearest trained shape word plus the motion span's to the nearest trained motion
-phrase, and the best split wins. Shapes are embedded in six sentences ("a picture of a {}", "a
-drawing of a {}", ...) averaged, CLIP's prompt ensembling (Radford et al. 2021): single frames read
-60 development shape nouns at 0.60–0.77 and 120 development clauses' shapes at 0.68–0.85, the best
-within a standard error of the average (0.75, 0.80), so the average is taken rather than a frame
-picked on noise (``benchmarks/reading.py`` compares them all). The motion's kind (move,
-growing, shrinking) comes from similarity, its direction from the direction word the span names
-("heading to the left" → left; MiniLM puts "left" and "right" phrases too close to tell apart); a
-move naming no direction takes the nearer of the other kinds. The clause is rewritten in the
-training wording ("a red circle moving left"); clauses of trained words only are never touched, so
-training-wording prompts read exactly as before, and neither are clauses without an article ("hello
-world" names no object).
+phrase, and the best split wins. The shape span's shape is then the one its dictionary definitions
+name (:mod:`cinediff.text.glosses`: "dice" is "a small cube ..." and a cube "a block ..."), and for
+a span no definition settles, the nearest by the encoder: MiniLM places words by the company they
+keep, not by their outline ("dice" by "ball"). Shapes are embedded in six sentences ("a picture of
+a {}", "a drawing of a {}", ...) averaged, CLIP's prompt ensembling (Radford et al. 2021): single
+frames read 60 development shape nouns at 0.60–0.77 and 120 development clauses' shapes at
+0.68–0.85, the best within a standard error of the average (0.75, 0.80), so the average is taken
+rather than a frame picked on noise (``benchmarks/reading.py`` compares them all). The motion's kind
+(move, growing, shrinking) comes from similarity, its direction from the direction word the span
+names ("heading to the left" → left; MiniLM puts "left" and "right" phrases too close to tell
+apart); a move naming no direction takes the nearer of the other kinds. The clause is rewritten in
+the training wording ("a red circle moving left"); clauses of trained words only are never touched,
+so training-wording prompts read exactly as before, and neither are clauses without an article
+("hello world" names no object).
 
-Measured (``tests/test_grounding.py``) on the development wordings (``data.captions.DEVELOPMENT_*``:
-60 shape nouns such as "tent", "coin", "quadrilateral"; verbs such as "puff up", "zooming"): shape 0.80,
-motion 0.93 over 120 clauses; on the held-out test wordings (the 84 clauses of 64
-``builtin-reworded`` prompts, which share no shape or motion word with the development list):
-shape 0.85 ("cube" reads as a triangle), motion 0.99. It is a nearest-neighbour reading, not
-understanding: "puff up" reads as moving up, "dwindle" sometimes as growing, and any noun as one
-of the shapes ("a cat walking to the right" → "a triangle moving right"). Generation reports every
-rewrite ("read ... as ..."); ``--literal`` turns it off.
+Measured (``tests/test_grounding.py``, ``benchmarks/reading.py``) on the development wordings
+(``data.captions.DEVELOPMENT_*``: 60 shape nouns such as "tent", "coin", "quadrilateral"; verbs such
+as "puff up", "zooming"): shape 0.89 (0.80 by the encoder alone), motion 0.93 over 120 clauses; on
+the held-out test wordings (the 84 clauses of 64 ``builtin-reworded`` prompts, which share no shape
+or motion word with the development list): shape 1.00 (0.85 by the encoder alone: "cube" read as a
+triangle), motion 0.99. It is a nearest-neighbour reading, not understanding: "puff up" reads as
+moving up, "dwindle" sometimes as growing, "oval" as a triangle (its definition's "conic section"),
+and any noun as one of the shapes ("a cat walking to the right" → "a triangle moving right").
+Generation reports every rewrite ("read ... as ..."); ``--literal`` turns it off.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from functools import cached_property
 
 import torch
 
+from cinediff.text.glosses import shape_of
 from cinediff.text.phrases import split_phrases
 
 WORD = re.compile(r"[a-z]+")
@@ -63,13 +68,17 @@ class ClauseReader:
     trained motion phrases; ``directions``: direction word -> direction; ``say``: motion -> the phrase
     written for it; ``colors``: colour words; ``known``: every trained word
     (:func:`cinediff.data.captions.reading_lexicon` gives all of these); ``shape_frames``: the
-    sentences shape spans are embedded in, averaged.
+    sentences shape spans are embedded in, averaged; ``glosses``: noun -> {trained shape word: times
+    its definitions name it} (:func:`cinediff.text.glosses.read_table`), asked before the encoder
+    for the shape of the chosen span (:func:`~cinediff.text.glosses.shape_of`).
     """
 
     def __init__(self, embed: Callable[[list[str]], torch.Tensor], shapes: Mapping[str, Iterable[str]],
                  motions: Mapping[str, Iterable[str]], directions: Mapping[str, str], say: Mapping[str, str],
-                 colors: Iterable[str], known: Iterable[str], shape_frames: tuple[str, ...] = SHAPE_FRAMES):
+                 colors: Iterable[str], known: Iterable[str], shape_frames: tuple[str, ...] = SHAPE_FRAMES,
+                 glosses: Mapping[str, Mapping[str, int]] | None = None):
         self.embed, self.directions, self.say, self.shape_frames = embed, dict(directions), dict(say), shape_frames
+        self.glosses = glosses or {}
         self.colors, self.known = frozenset(colors), frozenset(known)
         self.shapes, self.motions = {k: list(v) for k, v in shapes.items()}, {k: list(v) for k, v in motions.items()}
         self.shape_names, self.kinds = list(shapes), list(motions)
@@ -124,11 +133,16 @@ class ClauseReader:
         shape_sim = self.similarity([s for s, _ in splits], self.shape_bank, self.shape_frames)
         motion_sim = self.similarity([m for _, m in splits], self.motion_bank, MOTION_FRAMES)
         best = int((shape_sim.amax(1) + motion_sim.amax(1)).argmax())
-        shape = self.shape_names[int(shape_sim[best].argmax())]
+        shape = self.shape(splits[best][0], shape_sim[best])
         motion = self.motion(splits[best][1], motion_sim[best])
         color = next((w for w in words if w in self.colors), None)
         bare = " ".join(w for w in (color, shape, self.say[motion]) if w)
         return f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
+
+    def shape(self, span: str, shape_sim: torch.Tensor) -> str:
+        """The shape of a shape span: the one its dictionary definitions name (``glosses``), else the
+        nearest by the encoder (``shape_sim``: (shapes,) similarities)."""
+        return shape_of(span, self.glosses, self.shapes) or self.shape_names[int(shape_sim.argmax())]
 
     def motion(self, span: str, kind_sim: torch.Tensor) -> str:
         """The motion of a motion span: its kind by similarity; a move's direction from its direction word."""
