@@ -78,15 +78,22 @@ def bench(
 @data_app.command()
 def glosses(
     wordnet: Path = typer.Argument(..., help="A WordNet 3.x dict folder (Debian's wordnet-base: /usr/share/wordnet)."),
-    out: Path = typer.Option(None, "-o", "--out", help="Table to write (default: the one the package ships)."),
+    out: Path = typer.Option(None, "-o", "--out", help="Folder for the two tables (default: the package's own)."),
 ) -> None:
-    """Build the table of trained shape words named in each noun's WordNet definitions (text.glosses)."""
-    from cinediff.data.captions import WIDE_SHAPES
+    """Build the tables of trained shape words named in each noun's WordNet definitions and trained
+    motion words in each verb's (text.glosses), for the widest training vocabulary."""
+    from cinediff.data.captions import WIDE_SHAPES, reading_lexicon
     from cinediff.text import glosses as table
+    from cinediff.text.grounding import definition_words
 
-    for name in ("index.noun", "data.noun", "data.adj"):
+    for name in ("index.noun", "data.noun", "data.adj", "index.verb", "data.verb"):
         if not (wordnet / name).is_file():
             raise typer.BadParameter(f"{wordnet} has no {name}: give a WordNet dict folder")
-    counts = table.gloss_counts(table.read_wordnet(wordnet), [w for words in WIDE_SHAPES.values() for w in words])
-    path = table.write_table(counts, out or table.TABLE)
-    typer.echo(f"wrote {path}: {len(counts)} nouns name a trained shape word")
+    lexicon = reading_lexicon("rich")
+    keywords = {"noun": [w for words in WIDE_SHAPES.values() for w in words],
+                "verb": sorted(definition_words(lexicon["motions"], lexicon["directions"]))}
+    settings = {"noun": (table.SENSES, table.DEPTH), "verb": (table.VERB_SENSES, table.VERB_DEPTH)}
+    for pos, default in (("noun", table.TABLE), ("verb", table.VERB_TABLE)):
+        counts = table.gloss_counts(table.read_wordnet(wordnet, pos), keywords[pos], *settings[pos])
+        path = table.write_table(counts, (out / default.name) if out else default)
+        typer.echo(f"wrote {path}: {len(counts)} {pos}s name a trained {'shape' if pos == 'noun' else 'motion'} word")

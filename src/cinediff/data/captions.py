@@ -139,6 +139,15 @@ DEVELOPMENT_SHAPES: dict[str, tuple[str, ...]] = {
     "triangle": ("spike", "tent", "arrow", "pennant", "prism", "trigon", "sail", "ramp", "fin", "horn", "slice",
                  "funnel", "spire", "roof", "tooth", "claw", "beak", "thorn", "sign", "megaphone"),
 }
+# Verbs whose meaning is the motion, with no direction word ("a ring falling"): development wordings for
+# reading motion verbs by their definitions (text.glosses). No direction to the side is carried by a
+# common English verb, so these are up, down and size changes only.
+DEVELOPMENT_VERBS: dict[str, tuple[str, ...]] = {
+    "up": ("rising", "climbing", "ascending", "soaring", "lifting", "mounting"),
+    "down": ("falling", "sinking", "dropping", "descending", "plunging", "tumbling", "diving", "plummeting"),
+    "growing": ("widening", "mushrooming", "magnifying", "bloating", "thickening", "spreading"),
+    "shrinking": ("narrowing", "withering", "receding", "waning", "compressing", "condensing", "shriveling"),
+}
 DEVELOPMENT_COLORS: tuple[str, ...] = ("red", "maroon", "tan", "indigo", "khaki", "fuchsia", "dark green", "beige")
 
 # Words that identify a motion when parsing (every template word must be listed).
@@ -281,6 +290,21 @@ def development_clauses(num: int = 120, seed: int = 0) -> list[tuple[str, str, s
         motion = MOTIONS[rng.integers(len(MOTIONS))]
         bare = f"{DEVELOPMENT_COLORS[rng.integers(len(DEVELOPMENT_COLORS))]} {word}"
         out.append((object_clause(template, bare, motion), shape, motion))
+    return out
+
+
+def development_verb_clauses(seed: int = 0) -> list[tuple[str, str, str]]:
+    """Two clauses per :data:`DEVELOPMENT_VERBS` verb, "a tan coin falling" and "there is a tan coin
+    that is falling", seeded development colours and shape nouns: (clause, shape, motion)."""
+    rng, out = np.random.default_rng(seed), []
+    for motion, verbs in DEVELOPMENT_VERBS.items():
+        for verb in verbs:
+            for form in ("{obj} {verb}", "there is {obj} that is {verb}"):
+                shape = list(DEVELOPMENT_SHAPES)[rng.integers(len(DEVELOPMENT_SHAPES))]
+                word = DEVELOPMENT_SHAPES[shape][rng.integers(len(DEVELOPMENT_SHAPES[shape]))]
+                bare = f"{DEVELOPMENT_COLORS[rng.integers(len(DEVELOPMENT_COLORS))]} {word}"
+                obj = f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
+                out.append((form.format(obj=obj, verb=verb), shape, motion))
     return out
 
 

@@ -97,7 +97,7 @@ class LoadedModel:
         (:class:`~cinediff.text.grounding.ClauseReader`: "a red sphere heading to the left" → "a red
         circle moving left"), for models trained on moving-shapes captions; None for other data."""
         from cinediff.data.captions import reading_lexicon
-        from cinediff.text.glosses import read_table
+        from cinediff.text.glosses import VERB_TABLE, read_table
         from cinediff.text.grounding import ClauseReader
 
         data = self.config.get("data") or {}
@@ -110,7 +110,7 @@ class LoadedModel:
             return torch.nn.functional.normalize(encoder(texts).pooled.float().cpu(), dim=-1)
 
         lexicon = reading_lexicon(data.get("args", {}).get("captions", "base"))
-        return ClauseReader(embed, **lexicon, glosses=read_table())
+        return ClauseReader(embed, **lexicon, glosses=read_table(), verb_glosses=read_table(VERB_TABLE))
 
     def read_prompts(self, prompts: list[str], config: GenerationConfig) -> list[str]:
         """The prompts as the model reads them: unseen colour names rewritten (:attr:`color_names`)

@@ -1,4 +1,4 @@
-"""Dictionary definitions of nouns, read for the trained shape words they name.
+"""Dictionary definitions of nouns and verbs, read for the trained shape and motion words they name.
 
 A sentence encoder places words by the company they keep, not by their outline: MiniLM puts "dice"
 nearer to "ball" than to "box" and reads 60 development shape nouns at 0.75
@@ -12,10 +12,18 @@ tie or no mention. On the development nouns it names a shape for 21 of 60, all 2
 (``benchmarks/reading.py``); :class:`~cinediff.text.grounding.ClauseReader` asks it first and its
 encoder for the rest.
 
+Verbs alike: a motion verb with no direction word ("a ring falling") is read by the encoder as a
+change of size (moves are told apart only by their direction words), but WordNet's chain says it:
+to fall is to "descend", to descend to "move downward". :func:`motion_of` counts the trained
+direction and size words ("downward", "bigger"; :func:`cinediff.text.grounding.definition_words`)
+over :data:`VERB_SENSES` senses and :data:`VERB_DEPTH` hypernym levels; it names the motion of 19 of
+27 development verbs ("rising", "plummeting", "mushrooming"), none wrongly.
+
 The counts are built once from the WordNet 3.0 database files (``cinediff data glosses
-/usr/share/wordnet``; Debian's ``wordnet-base`` has them) into :data:`TABLE`, a few thousand rows
-shipped with the package, so that reading needs no download and no WordNet install. WordNet 3.0
-Copyright 2006 by Princeton University, all rights reserved; its licence is in the table's header.
+/usr/share/wordnet``; Debian's ``wordnet-base`` has them) into :data:`TABLE` and :data:`VERB_TABLE`,
+a few thousand rows shipped with the package, so that reading needs no download and no WordNet
+install. WordNet 3.0 Copyright 2006 by Princeton University, all rights reserved; its licence is in
+each table's header.
 """
 
 from __future__ import annotations
@@ -26,8 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TABLE = Path(__file__).with_name("noun-glosses.tsv")
+VERB_TABLE = Path(__file__).with_name("verb-glosses.tsv")
 SENSES = 3  # most frequent senses read per noun ("fin": the number five first, a fish's fin third)
 DEPTH = 1  # hypernym levels read above each sense ("pellet" -> "a small sphere" -> "ball")
+# Verbs have more senses and say less of themselves: "plummet" is "drop sharply", to drop "fall
+# vertically", to fall "descend ...", to descend "move downward" (chosen on the development verbs).
+VERB_SENSES, VERB_DEPTH = 8, 2
 LICENSE = """\
 Counts derived from WordNet 3.0 (https://wordnet.princeton.edu), under its licence:
 WordNet 3.0 Copyright 2006 by Princeton University.  All rights reserved.
@@ -77,19 +89,20 @@ def _synset(fields: list[str]) -> tuple[list[str], list[tuple[str, str, str, str
     return words, pointers, gloss.strip()
 
 
-def read_wordnet(folder: str | Path) -> WordNet:
-    """Parse ``index.noun``, ``data.noun`` and ``data.adj`` of a WordNet 3.x ``dict`` folder."""
+def read_wordnet(folder: str | Path, pos: str = "noun") -> WordNet:
+    """Parse ``index.<pos>`` and ``data.<pos>`` (``pos``: "noun" or "verb") of a WordNet 3.x ``dict``
+    folder, and for nouns the adjectives ``data.adj`` derives from them."""
     folder = Path(folder)
     senses = {}
-    for fields in _records(folder / "index.noun"):
+    for fields in _records(folder / f"index.{pos}"):
         count, pointers = int(fields[2]), int(fields[3])
         senses[fields[0]] = fields[6 + pointers: 6 + pointers + count]
     synsets = {}
-    for fields in _records(folder / "data.noun"):
+    for fields in _records(folder / f"data.{pos}"):
         words, pointers, gloss = _synset(fields)
         synsets[fields[0]] = Synset(words, [p[1] for p in pointers if p[0] in ("@", "@i")], gloss)
     adjectives: dict[str, set[str]] = {}
-    for fields in _records(folder / "data.adj"):
+    for fields in _records(folder / "data.adj") if pos == "noun" else ():
         words, pointers, _ = _synset(fields)
         for symbol, offset, pos, source_target in pointers:
             if symbol in ("+", "\\") and pos == "n" and offset in synsets:  # derived from / pertains to a noun
@@ -144,6 +157,37 @@ def read_table(path: str | Path = TABLE) -> dict[str, dict[str, int]]:
             noun, _, rest = line.partition("\t")
             out[noun] = {k: int(n) for k, _, n in (item.partition("=") for item in rest.split())}
     return out
+
+
+def verb_lemmas(word: str) -> list[str]:
+    """The lemmas an inflected verb may have, likeliest first ("rising" -> "rise", "ris"; "dropping" ->
+    "drope", "dropp", "drop"): WordNet's detachment rules for -s, -es, -ed and -ing, e restored first."""
+    out = [word]
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
+            stem = word[: -len(suffix)]
+            out += [stem + "e", stem] if suffix in ("ing", "ed") else [stem]
+            if suffix in ("ing", "ed") and len(stem) > 2 and stem[-1] == stem[-2]:
+                out.append(stem[:-1])  # a doubled consonant: "dropping" -> "drop"
+    return out
+
+
+def motion_of(span: str, table: Mapping[str, Mapping[str, int]], words: Mapping[str, str]) -> str | None:
+    """The motion the definitions of a motion span's verbs name (``words``: keyword -> direction or
+    "growing" / "shrinking"), from its first verb with any: a direction over a change of size, the
+    most-named of either, None on a tie or no mention ("falling" is "descend ..." and to descend "move
+    downward" -> "down")."""
+    for word in WORD.findall(span.lower()):
+        counts = next((table[lemma] for lemma in verb_lemmas(word) if lemma in table), {})
+        votes = {}
+        for keyword, n in counts.items():
+            if keyword in words:
+                votes[words[keyword]] = votes.get(words[keyword], 0) + n
+        for group in ([m for m in votes if m not in ("growing", "shrinking")], [m for m in votes if m in ("growing", "shrinking")]):
+            if group:
+                best = max(group, key=votes.get)
+                return best if [votes[m] for m in group].count(votes[best]) == 1 else None
+    return None
 
 
 def shape_of(noun: str, table: Mapping[str, Mapping[str, int]], shapes: Mapping[str, Iterable[str]]) -> str | None:
