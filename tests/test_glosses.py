@@ -140,10 +140,11 @@ def test_shipped_tables_are_what_the_command_builds(tmp_path):
 
 
 def test_command_builds_the_tables_and_refuses_a_folder_without_wordnet(wordnet_dir, tmp_path):
-    result = CliRunner().invoke(app, ["data", "glosses", str(wordnet_dir), "-o", str(tmp_path)])
+    out = tmp_path / "new" / "tables"  # made when missing
+    result = CliRunner().invoke(app, ["data", "glosses", str(wordnet_dir), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert glosses.read_table(tmp_path / glosses.TABLE.name)["coin"] == {"disc": 1}
-    assert glosses.read_table(tmp_path / glosses.VERB_TABLE.name)["fall"] == {"downward": 1}  # its hypernym's
+    assert glosses.read_table(out / glosses.TABLE.name)["coin"] == {"disc": 1}
+    assert glosses.read_table(out / glosses.VERB_TABLE.name)["fall"] == {"downward": 1}  # its hypernym's
     result = CliRunner().invoke(app, ["data", "glosses", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "no index.noun" in " ".join(result.output.replace("│", "").split())
 
@@ -156,6 +157,17 @@ def test_shipped_verb_table_reads_the_development_verbs():
     read = {v: glosses.motion_of(v, table, words) for verbs in captions.DEVELOPMENT_VERBS.values() for v in verbs}
     named = [(v, motion) for motion, verbs in captions.DEVELOPMENT_VERBS.items() for v in verbs if read[v]]
     assert len(named) >= 18 and all(read[v] == motion for v, motion in named), read
+
+
+def test_verb_definitions_never_contradict_a_trained_motion_phrase():
+    """A clause with an unseen shape word and a trained motion ("a cube expanding") reaches the verb
+    definitions too: they must read every trained size phrase as itself or leave it to the encoder."""
+    table, lexicon = glosses.read_table(glosses.VERB_TABLE), captions.reading_lexicon("rich")
+    words = definition_words(lexicon["motions"], lexicon["directions"])
+    for kind, phrases in lexicon["motions"].items():
+        for phrase in phrases:
+            if not set(phrase.split()) & set(lexicon["directions"]):
+                assert glosses.motion_of(phrase, table, words) in (None, kind), phrase
 
 
 def test_clause_reader_asks_the_definitions_before_the_encoder():
@@ -185,7 +197,8 @@ def test_clause_reader_asks_verb_definitions_when_no_direction_is_named():
                                                           "growing": ("grows bigger",), "shrinking": ("shrinks",)},
                    directions={"left": "left", "downward": "down"},
                    say={"left": "moving left", "down": "moving down", "growing": "growing", "shrinking": "shrinking"},
-                   colors={"red"}, known={"a", "red", "ball", "moves", "downward", "left", "grows", "bigger", "shrinks"})
+                   colors={"red"},
+                   known={"a", "red", "ball", "moves", "downward", "left", "grows", "bigger", "shrinks"})
     verbs = {"fall": {"downward": 1}}
     assert ClauseReader(embed, **lexicon, verb_glosses=verbs)("a red ball falling") == "a red circle moving down"
     assert ClauseReader(embed, **lexicon, verb_glosses=verbs)("a red ball falling left") == "a red circle moving left"

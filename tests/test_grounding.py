@@ -57,7 +57,8 @@ def test_reads_verbs_that_carry_their_motion(read):
     definitions read (0.44 by the encoder alone, which reads "falling" as shrinking)."""
     _, motion = clause_accuracy(read, captions.development_verb_clauses())
     assert motion >= 0.9, motion
-    assert read(["a blue sphere falling and a red cube rising"]) == ["a blue circle moving down and a red square moving up"]
+    assert read(["a blue sphere falling and a red cube rising"]) == [
+        "a blue circle moving down and a red square moving up"]
 
 
 def test_reads_the_held_out_wordings_of_builtin_reworded(read):

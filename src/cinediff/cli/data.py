@@ -92,6 +92,8 @@ def glosses(
     lexicon = reading_lexicon("rich")
     keywords = {"noun": [w for words in WIDE_SHAPES.values() for w in words],
                 "verb": sorted(definition_words(lexicon["motions"], lexicon["directions"]))}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     settings = {"noun": (table.SENSES, table.DEPTH), "verb": (table.VERB_SENSES, table.VERB_DEPTH)}
     for pos, default in (("noun", table.TABLE), ("verb", table.VERB_TABLE)):
         counts = table.gloss_counts(table.read_wordnet(wordnet, pos), keywords[pos], *settings[pos])

@@ -66,8 +66,8 @@ class Synset:
 class WordNet:
     """The parts of a WordNet database this module reads."""
 
-    senses: dict[str, list[str]]  # noun lemma -> synset offsets, most frequent sense first
-    synsets: dict[str, Synset]  # offset -> noun synset
+    senses: dict[str, list[str]]  # lemma -> synset offsets, most frequent sense first
+    synsets: dict[str, Synset]  # offset -> synset
     adjectives: dict[str, set[str]]  # noun lemma -> adjectives WordNet derives from it ("cone" -> "conical")
 
 
@@ -104,8 +104,8 @@ def read_wordnet(folder: str | Path, pos: str = "noun") -> WordNet:
     adjectives: dict[str, set[str]] = {}
     for fields in _records(folder / "data.adj") if pos == "noun" else ():
         words, pointers, _ = _synset(fields)
-        for symbol, offset, pos, source_target in pointers:
-            if symbol in ("+", "\\") and pos == "n" and offset in synsets:  # derived from / pertains to a noun
+        for symbol, offset, target_pos, source_target in pointers:
+            if symbol in ("+", "\\") and target_pos == "n" and offset in synsets:  # derived from / pertains to a noun
                 source, target = int(source_target[:2], 16), int(source_target[2:], 16)
                 nouns = synsets[offset].words if target == 0 else [synsets[offset].words[target - 1]]
                 for noun in nouns:
@@ -121,11 +121,11 @@ def keyword_forms(keyword: str, wordnet: WordNet) -> set[str]:
 
 def gloss_counts(wordnet: WordNet, keywords: Iterable[str], senses: int = SENSES,
                  depth: int = DEPTH) -> dict[str, dict[str, int]]:
-    """noun -> {keyword: times named}, over the definitions and synonyms of the noun's first ``senses``
-    senses and their hypernyms ``depth`` levels up; nouns naming no keyword are left out."""
+    """lemma -> {keyword: times named}, over the definitions and synonyms of the lemma's first ``senses``
+    senses and their hypernyms ``depth`` levels up; lemmas naming no keyword are left out."""
     form_of = {form: k for k in keywords for form in keyword_forms(k, wordnet)}
     out = {}
-    for noun, offsets in wordnet.senses.items():
+    for lemma, offsets in wordnet.senses.items():
         counts: dict[str, int] = {}
         for offset in offsets[:senses]:
             level = [offset]
@@ -133,16 +133,16 @@ def gloss_counts(wordnet: WordNet, keywords: Iterable[str], senses: int = SENSES
                 for synset in (wordnet.synsets[o] for o in level):
                     text = " ".join([synset.gloss.lower(), *(w.replace("_", " ") for w in synset.words)])
                     for word in WORD.findall(text):
-                        if word in form_of and word != noun:
+                        if word in form_of and word != lemma:
                             counts[form_of[word]] = counts.get(form_of[word], 0) + 1
                 level = [h for o in level for h in wordnet.synsets[o].hypernyms]
         if counts:
-            out[noun] = counts
+            out[lemma] = counts
     return out
 
 
 def write_table(counts: Mapping[str, Mapping[str, int]], path: str | Path = TABLE) -> Path:
-    """Write ``noun<TAB>keyword=count ...`` lines, sorted, under the licence as ``#`` comments."""
+    """Write ``lemma<TAB>keyword=count ...`` lines, sorted, under the licence as ``#`` comments."""
     lines = [f"# {line}" if line else "#" for line in LICENSE.splitlines()]
     lines += [f"{noun}\t" + " ".join(f"{k}={n}" for k, n in sorted(c.items())) for noun, c in sorted(counts.items())]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -150,7 +150,7 @@ def write_table(counts: Mapping[str, Mapping[str, int]], path: str | Path = TABL
 
 
 def read_table(path: str | Path = TABLE) -> dict[str, dict[str, int]]:
-    """The counts :func:`write_table` wrote (noun with "_" between words -> {keyword: count})."""
+    """The counts :func:`write_table` wrote (lemma, "_" between words -> {keyword: count})."""
     out = {}
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
@@ -161,7 +161,7 @@ def read_table(path: str | Path = TABLE) -> dict[str, dict[str, int]]:
 
 def verb_lemmas(word: str) -> list[str]:
     """The lemmas an inflected verb may have, likeliest first ("rising" -> "rise", "ris"; "dropping" ->
-    "drope", "dropp", "drop"): WordNet's detachment rules for -s, -es, -ed and -ing, e restored first."""
+    "droppe", "dropp", "drop"): WordNet's detachment rules for -s, -es, -ed and -ing, e restored first."""
     out = [word]
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) > len(suffix) + 1:
@@ -183,7 +183,8 @@ def motion_of(span: str, table: Mapping[str, Mapping[str, int]], words: Mapping[
         for keyword, n in counts.items():
             if keyword in words:
                 votes[words[keyword]] = votes.get(words[keyword], 0) + n
-        for group in ([m for m in votes if m not in ("growing", "shrinking")], [m for m in votes if m in ("growing", "shrinking")]):
+        sizes = [m for m in votes if m in ("growing", "shrinking")]
+        for group in ([m for m in votes if m not in sizes], sizes):
             if group:
                 best = max(group, key=votes.get)
                 return best if [votes[m] for m in group].count(votes[best]) == 1 else None
