@@ -97,6 +97,23 @@ def test_unseen_shape_and_motion_wording_is_read_as_the_training_wording(pipe):
     assert kept.settings["read_as"] == ["a red sphere heading to the left"]
 
 
+def test_the_pipeline_reads_each_prompt_once(pipe, monkeypatch):
+    """The reading that is reported is the one generated from: the readers run once per call (the
+    generation itself gets the read prompts with reading off)."""
+    reads = []
+    read_prompts = type(pipe.model).read_prompts
+
+    def counted(self, prompts, config):
+        if config.color_names or config.ground_words:
+            reads.append(list(prompts))
+        return read_prompts(self, prompts, config)
+
+    monkeypatch.setattr(type(pipe.model), "read_prompts", counted)
+    out = pipe("a scarlet sphere heading to the left", num_inference_steps=2, seed=6)
+    assert reads == [["a scarlet sphere heading to the left"]] and out.settings["read_as"] == [PROMPT]
+    assert out.settings["generation"]["color_names"] and out.settings["generation"]["ground_words"]
+
+
 def test_generate_cli_says_how_it_read_the_prompt_and_literal_keeps_it(model_dir, tmp_path):
     import json
 

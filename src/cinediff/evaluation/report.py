@@ -282,9 +282,10 @@ def generate_from(model: str | Path | None, prompts: list[str], seed: int, gener
         return videos, pipeline.fps, {"model_step": None, "generation": {"pipeline": pipeline.method, **generation}}
     loaded = load_model(model, device)
     config = loaded.generation_config(generation)
-    videos = generate_for_prompts(loaded, prompts, seed, config, batch_size, device)
+    read, literal = loaded.read_for_generation(prompts, config)
+    videos = generate_for_prompts(loaded, read, seed, literal, batch_size, device)
     return videos, loaded.fps, {"model_step": loaded.config.get("step"), "generation": dataclasses.asdict(config),
-                                "read_as": loaded.read_prompts(prompts, config)}
+                                "read_as": read}
 
 
 def evaluate(model: str | None, prompts: list[str], out_dir: Path, seed: int = 0, batch_size: int = 8,

@@ -10,7 +10,7 @@ is ``training.export``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -124,6 +124,12 @@ class LoadedModel:
         for reader in readers:
             out = [reader(p) for p in out]
         return out
+
+    def read_for_generation(self, prompts: list[str], config: GenerationConfig
+                            ) -> tuple[list[str], GenerationConfig]:
+        """The prompts as read (:meth:`read_prompts`) and a config that generates them without reading
+        them again: for callers that also report the reading, so that each prompt is read once."""
+        return self.read_prompts(prompts, config), replace(config, color_names=False, ground_words=False)
 
     def pixel_shape(self) -> tuple[int, int, int]:
         """(T, H, W) of the pixel clips this model makes (latent models: the decoded size)."""

@@ -215,9 +215,10 @@ class TextToVideoPipeline:
         if callback is not None:
             def step_callback(info: dict) -> None:
                 callback(self, info["i"], float(info["sigma"]), {"latents": info["x"], "denoised": info["denoised"]})
-        videos = generate(model, prompts, seeds, config, self.device, init=start, batch_invariant=True,
+        read, literal = model.read_for_generation(prompts, config)
+        videos = generate(model, read, seeds, literal, self.device, init=start, batch_invariant=True,
                           callback=step_callback)
-        return videos, asdict(config), model.read_prompts(prompts, config)
+        return videos, asdict(config), read
 
 
 def load(name_or_dir: str | os.PathLike | None = "default", device: str | torch.device | None = None,
