@@ -90,12 +90,13 @@ def glosses(
         if not (wordnet / name).is_file():
             raise typer.BadParameter(f"{wordnet} has no {name}: give a WordNet dict folder")
     lexicon = reading_lexicon("rich")
-    keywords = {"noun": [w for words in WIDE_SHAPES.values() for w in words],
-                "verb": sorted(definition_words(lexicon["motions"], lexicon["directions"]))}
+    tables = [("noun", "shape", [w for words in WIDE_SHAPES.values() for w in words], table.SENSES, table.DEPTH,
+               table.TABLE),
+              ("verb", "motion", sorted(definition_words(lexicon["motions"], lexicon["directions"])),
+               table.VERB_SENSES, table.VERB_DEPTH, table.VERB_TABLE)]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    settings = {"noun": (table.SENSES, table.DEPTH), "verb": (table.VERB_SENSES, table.VERB_DEPTH)}
-    for pos, default in (("noun", table.TABLE), ("verb", table.VERB_TABLE)):
-        counts = table.gloss_counts(table.read_wordnet(wordnet, pos), keywords[pos], *settings[pos])
+    for pos, what, keywords, senses, depth, default in tables:
+        counts = table.gloss_counts(table.read_wordnet(wordnet, pos), keywords, senses, depth)
         path = table.write_table(counts, (out / default.name) if out else default)
-        typer.echo(f"wrote {path}: {len(counts)} {pos}s name a trained {'shape' if pos == 'noun' else 'motion'} word")
+        typer.echo(f"wrote {path}: {len(counts)} {pos}s name a trained {what} word")

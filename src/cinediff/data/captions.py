@@ -229,8 +229,12 @@ def reworded_caption(objects: list[dict], rng: np.random.Generator) -> str:
 def object_clause(template: dict[str, str], bare: str, motion: str) -> str:
     """One object's clause from a template with ``{obj}`` (the bare noun phrase with its article)."""
     kind = "move" if motion in DIRECTIONS else motion
-    obj = f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
-    return template[kind].format(obj=obj, **DIRECTION_PHRASES.get(motion, {}))
+    return template[kind].format(obj=with_article(bare), **DIRECTION_PHRASES.get(motion, {}))
+
+
+def with_article(bare: str) -> str:
+    """A bare noun phrase with its indefinite article: "an orange ball", "a red ball"."""
+    return f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
 
 
 def vocabulary_tables(vocabulary: str = "base") -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
@@ -285,8 +289,7 @@ def development_clauses(num: int = 120, seed: int = 0) -> list[tuple[str, str, s
     rng, out = np.random.default_rng(seed), []
     for _ in range(num):
         template = DEVELOPMENT_TEMPLATES[rng.integers(len(DEVELOPMENT_TEMPLATES))]
-        shape = list(DEVELOPMENT_SHAPES)[rng.integers(len(DEVELOPMENT_SHAPES))]
-        word = DEVELOPMENT_SHAPES[shape][rng.integers(len(DEVELOPMENT_SHAPES[shape]))]
+        shape, word = _development_noun(rng)
         motion = MOTIONS[rng.integers(len(MOTIONS))]
         bare = f"{DEVELOPMENT_COLORS[rng.integers(len(DEVELOPMENT_COLORS))]} {word}"
         out.append((object_clause(template, bare, motion), shape, motion))
@@ -300,12 +303,16 @@ def development_verb_clauses(seed: int = 0) -> list[tuple[str, str, str]]:
     for motion, verbs in DEVELOPMENT_VERBS.items():
         for verb in verbs:
             for form in ("{obj} {verb}", "there is {obj} that is {verb}"):
-                shape = list(DEVELOPMENT_SHAPES)[rng.integers(len(DEVELOPMENT_SHAPES))]
-                word = DEVELOPMENT_SHAPES[shape][rng.integers(len(DEVELOPMENT_SHAPES[shape]))]
+                shape, word = _development_noun(rng)
                 bare = f"{DEVELOPMENT_COLORS[rng.integers(len(DEVELOPMENT_COLORS))]} {word}"
-                obj = f"{'an' if bare[0] in 'aeiou' else 'a'} {bare}"
-                out.append((form.format(obj=obj, verb=verb), shape, motion))
+                out.append((form.format(obj=with_article(bare), verb=verb), shape, motion))
     return out
+
+
+def _development_noun(rng: np.random.Generator) -> tuple[str, str]:
+    """A seeded (shape, development shape noun of it)."""
+    shape = list(DEVELOPMENT_SHAPES)[rng.integers(len(DEVELOPMENT_SHAPES))]
+    return shape, DEVELOPMENT_SHAPES[shape][rng.integers(len(DEVELOPMENT_SHAPES[shape]))]
 
 
 def caption_camera(photo: str, motion: str, template: int) -> str:

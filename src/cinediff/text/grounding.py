@@ -90,7 +90,9 @@ class ClauseReader:
     (:func:`cinediff.data.captions.reading_lexicon` gives all of these); ``shape_frames``: the
     sentences shape spans are embedded in, averaged; ``glosses``: noun -> {trained shape word: times
     its definitions name it} (:func:`cinediff.text.glosses.read_table`), asked before the encoder
-    for the shape of the chosen span (:func:`~cinediff.text.glosses.shape_of`).
+    for the shape of the chosen span (:func:`~cinediff.text.glosses.shape_of`); ``verb_glosses``: verb
+    -> {trained motion word: times named}, asked for a motion span that names no direction word
+    (:func:`~cinediff.text.glosses.motion_of`).
     """
 
     def __init__(self, embed: Callable[[list[str]], torch.Tensor], shapes: Mapping[str, Iterable[str]],
